@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { Outbox, PermanentSendError } from '../lib/chat/outbox';
+import { tempDir } from './helpers/paths';
+import { waitFor } from './helpers/processes';
+
+interface Alert { text: string; image?: Buffer }
+
+test('items wait while the server is down and go out in order when it is back', async () => {
+  const dir = tempDir('outbox');
+  const delivered: string[] = [];
+  let serverUp = false;
+  const box = new Outbox<Alert>(dir, async (a) => {
+    if (!serverUp) throw new Error('connection refused');
+    delivered.push(a.text);
+  }, { minDelayMs: 20, maxDelayMs: 100 });
+  box.start();
+  for (const text of ['one', 'two', 'three']) await box.enqueue({ text });
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(box.length, 3);
+  assert.deepEqual(delivered, []);
+  serverUp = true;
+  await waitFor(() => box.length === 0, 5000, 'drained');
+  assert.deepEqual(delivered, ['one', 'two', 'three']);
+  box.stop();
+});
+
+test('a queue survives a restart with its binary attachments intact', async () => {
+  const dir = tempDir('outbox');
+  const image = Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01, 0x02]);
+  const first = new Outbox<Alert>(dir, async () => { throw new Error('down'); }, { minDelayMs: 1000 });
+  first.start();
+  await first.enqueue({ text: 'motion', image });
+  await first.enqueue({ text: 'later' });
+  first.stop();
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.json')).length, 2);
+
+  const got: Alert[] = [];
+  const second = new Outbox<Alert>(dir, async (a) => { got.push(a); });
+  second.start();
+  await waitFor(() => got.length === 2, 2000, 'delivery after restart');
+  assert.equal(got[0]!.text, 'motion');
+  assert.ok(Buffer.isBuffer(got[0]!.image));
+  assert.deepEqual(got[0]!.image, image);
+  assert.equal(got[1]!.text, 'later');
+  second.stop();
+});
+
+test('an item that can never be sent is dropped instead of blocking the rest', async () => {
+  const dir = tempDir('outbox');
+  const got: string[] = [];
+  const dropped: string[] = [];
+  const box = new Outbox<Alert>(dir, async (a) => {
+    if (a.text === 'bad') throw new PermanentSendError('room is not encrypted');
+    got.push(a.text);
+  });
+  box.on('dropped', (a: Alert) => dropped.push(a.text));
+  box.start();
+  await box.enqueue({ text: 'bad' });
+  await box.enqueue({ text: 'good' });
+  await waitFor(() => box.length === 0, 2000, 'drained');
+  assert.deepEqual(dropped, ['bad']);
+  assert.deepEqual(got, ['good']);
+  box.stop();
+});
