@@ -17,7 +17,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
-    if (typeof data === "string") writeSync(fd, data);
+    if (typeof data === 'string') writeSync(fd, data);
     else writeSync(fd, data);
     fsyncSync(fd);
   } finally {

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// `npm start`: Mantis with its default flow on an embedded Node-RED.
+// Environment variables are documented in the README ("npm start settings").
+import { join, resolve } from 'node:path';
+import { EmbeddedNodeRed } from '../lib/embedded/node-red';
+import { EmbeddedBroker } from '../lib/embedded/broker';
+
+const root = resolve(__dirname, '..', '..');
+const env = process.env;
+
+async function main(): Promise<void> {
+  const host = env.MANTIS_HOST ?? '127.0.0.1';
+  const port = Number(env.MANTIS_PORT ?? 1880);
+  const userDir = resolve(env.MANTIS_USER_DIR ?? join(root, '.mantis-data'));
+
+  // Settings the default flow reads as ${VARIABLES}.
+  env.MANTIS_CAMERA_SOURCE ??= 'test';
+  env.MANTIS_CAMERA_URL ??= '';
+  env.MANTIS_CLIPS_DIR ??= join(userDir, 'clips');
+  let broker: EmbeddedBroker | undefined;
+  if (!env.MANTIS_MQTT_HOST) {
+    env.MANTIS_MQTT_HOST = '127.0.0.1';
+    env.MANTIS_MQTT_PORT ??= '1883';
+    broker = new EmbeddedBroker('127.0.0.1', Number(env.MANTIS_MQTT_PORT));
+    await broker.start();
+    console.log(`Mantis: embedded MQTT broker on mqtt://127.0.0.1:${env.MANTIS_MQTT_PORT}`);
+  }
+  env.MANTIS_MQTT_PORT ??= '1883';
+
+  const red = new EmbeddedNodeRed({
+    userDir,
+    host,
+    port,
+    initialFlow: join(root, 'flows', 'default.json'),
+    resetFlow: env.MANTIS_RESET_FLOW === '1',
+  });
+  await red.start();
+  console.log(`Mantis: Node-RED editor on ${red.url}/ (user dir ${userDir})`);
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`Mantis: ${signal}, stopping`);
+    await red.stop();
+    await broker?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`Mantis: could not start: ${(err as Error).message}`);
+  process.exit(1);
+});
