@@ -1,0 +1,192 @@
+// Pure builders of Home Assistant MQTT discovery messages and the topics Mantis uses.
+// https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery
+import type { ArmMode } from '../alarm/alarm';
+
+export interface Availability {
+  topic: string;
+  online: string;
+  offline: string;
+}
+
+export interface DiscoveryOptions {
+  /** Stable id of this Mantis instance: HA device identifier, unique-id prefix, topic segment. */
+  deviceId: string;
+  /** Device name shown in HA. */
+  name: string;
+  /** Root of Mantis's own topics, e.g. "mantis/<deviceId>". */
+  baseTopic: string;
+  /** Discovery prefix HA listens on (HA's default "homeassistant"). */
+  prefix?: string;
+  availability: Availability;
+  cameras: readonly string[];
+  /** Arm modes offered on the HA panel. */
+  modes: readonly ArmMode[];
+  /** A PIN is configured: HA asks for it and passes it on (validated by Mantis). */
+  hasCode: boolean;
+  codeArmRequired: boolean;
+  swVersion: string;
+}
+
+export interface DiscoveryMessage {
+  topic: string;
+  /** JSON text; "" removes the entity. */
+  payload: string;
+}
+
+export const ORIGIN = { name: 'Mantis', support_url: 'https://github.com/mantis-alarm/node-red-mantis' };
+
+/** Topic- and id-safe form of a name: HA object ids allow [a-zA-Z0-9_-]. */
+export function slug(name: string): string {
+  const s = name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^\w-]+/g, '_').replace(/^_+|_+$/g, '').toLowerCase();
+  return s || 'camera';
+}
+
+export interface Topics {
+  availability: string;
+  alarmState: string;
+  alarmCommand: string;
+  motion(camera: string): string;
+  lastMotion(camera: string): string;
+  image(camera: string): string;
+  snapshotCommand(camera: string): string;
+}
+
+export function topics(baseTopic: string, availabilityTopic?: string): Topics {
+  const cam = (c: string) => `${baseTopic}/camera/${slug(c)}`;
+  return {
+    availability: availabilityTopic ?? `${baseTopic}/availability`,
+    alarmState: `${baseTopic}/alarm/state`,
+    alarmCommand: `${baseTopic}/alarm/set`,
+    motion: (c) => `${cam(c)}/motion`,
+    lastMotion: (c) => `${cam(c)}/last_motion`,
+    image: (c) => `${cam(c)}/snapshot`,
+    snapshotCommand: (c) => `${cam(c)}/snapshot/press`,
+  };
+}
+
+/** Command template: the code travels with the action, as JSON. */
+export const COMMAND_TEMPLATE = '{"action":"{{ action }}","code":"{{ code }}"}';
+
+type Component = Record<string, unknown>;
+
+interface Entity { platform: string; objectId: string; config: Component }
+
+function device(o: DiscoveryOptions): Component {
+  return {
+    identifiers: [o.deviceId],
+    name: o.name,
+    manufacturer: 'Mantis',
+    model: 'Node-RED motion alarm',
+    sw_version: o.swVersion,
+  };
+}
+
+function entities(o: DiscoveryOptions): Entity[] {
+  const t = topics(o.baseTopic, o.availability.topic);
+  const list: Entity[] = [];
+  const alarm: Component = {
+    name: 'Alarm',
+    unique_id: `${o.deviceId}_alarm`,
+    state_topic: t.alarmState,
+    command_topic: t.alarmCommand,
+    command_template: COMMAND_TEMPLATE,
+    supported_features: [...o.modes.map((m) => `arm_${m}`), 'trigger'],
+    code_arm_required: o.hasCode && o.codeArmRequired,
+    code_disarm_required: o.hasCode,
+    code_trigger_required: false,
+  };
+  // REMOTE_CODE: HA shows a keypad and passes the code on; Mantis checks it.
+  if (o.hasCode) alarm.code = 'REMOTE_CODE';
+  list.push({ platform: 'alarm_control_panel', objectId: 'alarm', config: alarm });
+  for (const cam of o.cameras) {
+    const s = slug(cam);
+    list.push({
+      platform: 'binary_sensor', objectId: `${s}_motion`, config: {
+        name: `${cam} motion`, unique_id: `${o.deviceId}_${s}_motion`, device_class: 'motion',
+        state_topic: t.motion(cam), payload_on: 'ON', payload_off: 'OFF',
+      },
+    });
+    list.push({
+      platform: 'image', objectId: `${s}_snapshot`, config: {
+        name: `${cam} snapshot`, unique_id: `${o.deviceId}_${s}_snapshot`,
+        image_topic: t.image(cam), content_type: 'image/jpeg',
+      },
+    });
+    list.push({
+      platform: 'sensor', objectId: `${s}_last_motion`, config: {
+        name: `${cam} last motion`, unique_id: `${o.deviceId}_${s}_last_motion`, device_class: 'timestamp',
+        state_topic: t.lastMotion(cam),
+      },
+    });
+    list.push({
+      platform: 'button', objectId: `${s}_take_snapshot`, config: {
+        name: `${cam} take snapshot`, unique_id: `${o.deviceId}_${s}_take_snapshot`,
+        command_topic: t.snapshotCommand(cam), payload_press: 'PRESS', icon: 'mdi:camera',
+      },
+    });
+  }
+  return list;
+}
+
+function availabilityBlock(a: Availability): Component {
+  return { availability: [{ topic: a.topic, payload_available: a.online, payload_not_available: a.offline }] };
+}
+
+/** One retained config message per entity (works on every HA version with MQTT discovery). */
+export function entityDiscovery(o: DiscoveryOptions): DiscoveryMessage[] {
+  const prefix = o.prefix ?? 'homeassistant';
+  const dev = device(o);
+  const origin = { ...ORIGIN, sw_version: o.swVersion };
+  return entities(o).map((e) => ({
+    topic: `${prefix}/${e.platform}/${o.deviceId}/${e.objectId}/config`,
+    payload: JSON.stringify({ ...e.config, ...availabilityBlock(o.availability), device: dev, origin, qos: 1 }),
+  }));
+}
+
+/** One retained config message for the whole device (HA 2024.11 and later). */
+export function deviceDiscovery(o: DiscoveryOptions): DiscoveryMessage {
+  const prefix = o.prefix ?? 'homeassistant';
+  const cmps: Record<string, Component> = {};
+  for (const e of entities(o)) cmps[e.objectId] = { platform: e.platform, ...e.config };
+  return {
+    topic: `${prefix}/device/${o.deviceId}/config`,
+    payload: JSON.stringify({
+      device: device(o),
+      origin: { ...ORIGIN, sw_version: o.swVersion },
+      components: cmps,
+      ...availabilityBlock(o.availability),
+      qos: 1,
+    }),
+  };
+}
+
+export type HaAction = 'ARM_AWAY' | 'ARM_HOME' | 'ARM_NIGHT' | 'ARM_VACATION' | 'DISARM' | 'TRIGGER';
+export type HaCommand = { action: HaAction; code?: string };
+
+const ACTIONS: readonly HaAction[] = ['ARM_AWAY', 'ARM_HOME', 'ARM_NIGHT', 'ARM_VACATION', 'DISARM', 'TRIGGER'];
+
+/**
+ * Parses what HA sends on the alarm command topic: the JSON of COMMAND_TEMPLATE, or a bare
+ * action (HA's default payloads, e.g. from a panel configured by hand). Throws on anything else.
+ */
+export function parseHaCommand(payload: string): HaCommand {
+  const text = payload.trim();
+  if ((ACTIONS as readonly string[]).includes(text)) return { action: text as HaAction };
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new Error(`not JSON and not an action: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Error('command is not a JSON object');
+  const { action, code } = j as { action?: unknown; code?: unknown };
+  if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
+    throw new Error(`unknown action ${JSON.stringify(action)}`);
+  }
+  if (code !== undefined && code !== null && typeof code !== 'string' && typeof code !== 'number') {
+    throw new Error('code must be a string');
+  }
+  // HA renders a missing code as "" or "None" in the template.
+  const c = code === undefined || code === null ? '' : String(code);
+  return c && c !== 'None' ? { action: action as HaAction, code: c } : { action: action as HaAction };
+}

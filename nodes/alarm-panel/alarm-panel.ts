@@ -1,0 +1,370 @@
+// alarm-panel: adapts lib/alarm (state machine) and lib/ha (Home Assistant over MQTT) to Node-RED.
+// MQTT goes through Node-RED's own mqtt-broker config node, the way the core mqtt in/out nodes use it.
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Alarm, type AlarmState, type ArmMode, type CommandResult, type StateChange,
+  describeState, isArmMode,
+} from '../../lib/alarm/alarm';
+import { HaBridge, type MqttLink, type PublishOptions } from '../../lib/ha/bridge';
+import { slug, type Availability } from '../../lib/ha/discovery';
+import type { MotionEvent } from '../../lib/motion/event';
+
+interface AlarmPanelDef extends NodeDef {
+  broker?: string;
+  deviceId?: string;
+  deviceName?: string;
+  cameras?: string;
+  codeArmRequired?: boolean;
+  exitDelay?: string | number;
+  entryDelay?: string | number;
+  triggerTime?: string | number;
+  zonesHome?: string;
+  zonesAway?: string;
+  zonesNight?: string;
+  zonesVacation?: string;
+  discovery?: 'entity' | 'device';
+}
+interface AlarmPanelCreds { code?: string }
+
+/** A message as the mqtt-broker node publishes it (and as it keeps its will/birth). */
+interface BrokerMessage { topic: string; payload: string | Buffer; qos: number; retain: boolean }
+/** What registers with the broker: it only needs an id and a status() that mirrors the connection. */
+interface BrokerUser { id: string; status(s: NodeStatus): void }
+/** The parts of Node-RED's mqtt-broker config node (10-mqtt.js, Node-RED 4.1 and 5) used here. */
+interface MqttBrokerNode extends Node {
+  connected: boolean;
+  connecting: boolean;
+  client?: unknown;
+  options: { will?: BrokerMessage };
+  birthMessage?: BrokerMessage;
+  register(user: BrokerUser): void;
+  deregister(user: BrokerUser, done: () => void, autoDisconnect?: boolean): void;
+  subscribe(topic: string, options: { qos: number }, cb: (topic: string, payload: Buffer) => void, ref: string): void;
+  unsubscribe(topic: string, ref: string, removeClientSubscription?: boolean): void;
+  publish(msg: BrokerMessage, done?: (err?: unknown) => void): void;
+  connect(cb?: () => void): void;
+  disconnect(cb: () => void): void;
+}
+
+type Msg = NodeMessageInFlow & Record<string, unknown>;
+
+// Wills this module put on broker nodes, and which panel owns each (one will per connection).
+const ourWills = new WeakMap<object, string>();
+const activePanels = new Set<string>();
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function list(s: string | undefined): string[] {
+  return (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+function seconds(v: string | number | undefined, dflt: number): number {
+  const n = Number(v);
+  return v === undefined || v === '' || !Number.isFinite(n) || n < 0 ? dflt : n;
+}
+
+function isMotionEvent(p: unknown): p is MotionEvent {
+  if (!p || typeof p !== 'object') return false;
+  const e = p as Partial<MotionEvent>;
+  return (e.event === 'start' || e.event === 'update' || e.event === 'end') && Array.isArray(e.zones ?? []);
+}
+
+type Command =
+  | { command: 'arm'; mode: ArmMode; code?: string }
+  | { command: 'disarm'; code?: string }
+  | { command: 'trigger' }
+  | { command: 'status' };
+
+/** Commands the panel does not handle but that share the chat command stream (help, snapshot, ...). */
+const OTHERS_COMMANDS = new Set(['help', 'snapshot', 'record', 'exit']);
+
+/** Reads a command from msg.payload: {command, mode?, code?} or a string like "arm_away" / "disarm". */
+function parseCommand(msg: Msg): Command | 'other' | null {
+  const p = msg.payload;
+  const code = typeof msg.code === 'string' ? msg.code : undefined;
+  if (typeof p === 'string') {
+    const w = p.trim().toLowerCase();
+    if (w === 'arm') return { command: 'arm', mode: 'away', code };
+    if (w.startsWith('arm_') && isArmMode(w.slice(4))) return { command: 'arm', mode: w.slice(4) as ArmMode, code };
+    if (w === 'disarm') return { command: 'disarm', code };
+    if (w === 'trigger') return { command: 'trigger' };
+    if (w === 'status') return { command: 'status' };
+    return OTHERS_COMMANDS.has(w) ? 'other' : null;
+  }
+  if (p && typeof p === 'object' && !Buffer.isBuffer(p) && typeof (p as { command?: unknown }).command === 'string') {
+    const c = p as { command: string; mode?: unknown; code?: unknown };
+    const pc = typeof c.code === 'string' ? c.code : (typeof c.code === 'number' ? String(c.code) : code);
+    switch (c.command) {
+      case 'arm': {
+        if (c.mode !== undefined && !isArmMode(c.mode)) return null;
+        return { command: 'arm', mode: (c.mode as ArmMode | undefined) ?? 'away', code: pc };
+      }
+      case 'disarm': return { command: 'disarm', code: pc };
+      case 'trigger': return { command: 'trigger' };
+      case 'status': return { command: 'status' };
+      default: return OTHERS_COMMANDS.has(c.command) ? 'other' : null;
+    }
+  }
+  return null;
+}
+
+function who(msg: Msg): string {
+  const from = msg.from as { user?: unknown; via?: unknown } | undefined;
+  if (from && typeof from.user === 'string') return typeof from.via === 'string' ? `${from.via}:${from.user}` : from.user;
+  return typeof msg.by === 'string' ? msg.by : 'flow';
+}
+
+const STATE_FILL: Record<AlarmState, NodeStatus['fill']> = {
+  disarmed: 'green', arming: 'yellow', armed_home: 'blue', armed_away: 'blue', armed_night: 'blue',
+  armed_vacation: 'blue', pending: 'yellow', triggered: 'red',
+};
+
+export = function (RED: NodeAPI): void {
+  const version = readVersion();
+
+  function AlarmPanelNode(this: Node<AlarmPanelCreds>, config: AlarmPanelDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const deviceId = slug(config.deviceId || `mantis_${node.id}`);
+    const zones: Partial<Record<ArmMode, string[]>> = {
+      home: list(config.zonesHome), away: list(config.zonesAway),
+      night: list(config.zonesNight), vacation: list(config.zonesVacation),
+    };
+    const userDir = RED.settings.userDir ?? join(process.cwd(), '.mantis-data');
+    const alarm = new Alarm({
+      code: node.credentials?.code || undefined,
+      codeArmRequired: !!config.codeArmRequired,
+      exitDelay: seconds(config.exitDelay, 0),
+      entryDelay: seconds(config.entryDelay, 0),
+      triggerTime: seconds(config.triggerTime, 180),
+      zones,
+      file: join(userDir, 'mantis', `alarm-${slug(node.id)}.json`),
+    });
+    alarm.on('error', (err) => node.error(err.message));
+
+    // The input msg being answered, so the state message reuses it (msg.roomId / msg.to survive).
+    let replyTo: Msg | null = null;
+    let mqtt: 'none' | 'missing' | 'connecting' | 'connected' | 'disconnected' = 'none';
+
+    const updateStatus = (): void => {
+      const s = alarm.state;
+      const label = s.startsWith('armed_') ? `armed (${s.slice(6)})` : s;
+      const conn = mqtt === 'none' ? 'no MQTT' : mqtt === 'missing' ? 'MQTT broker missing' : `MQTT ${mqtt}`;
+      node.status({ fill: STATE_FILL[s], shape: mqtt === 'connected' || mqtt === 'none' ? 'dot' : 'ring', text: `${label} · ${conn}` });
+    };
+
+    const stateMsg = (base: Msg | null, state: AlarmState, previous: AlarmState, by: string, text: string, extra: Record<string, unknown> = {}): NodeMessage => {
+      const m = (base ?? { topic: 'alarm' }) as Msg;
+      m.payload = state;
+      m.text = text;
+      m.alarm = { state, previous, by, target: alarm.snapshot.target, ...extra };
+      return m;
+    };
+
+    alarm.on('state', (c: StateChange) => {
+      const base = replyTo;
+      replyTo = null;
+      updateStatus();
+      node.send([stateMsg(base, c.state, c.previous, c.by, describeState(c.state, c.target)), null, null]);
+    });
+
+    // ---- MQTT through the mqtt-broker config node ----
+    let broker: MqttBrokerNode | null = null;
+    let bridge: HaBridge | null = null;
+    const user: BrokerUser = {
+      id: node.id,
+      // The broker reports its connection to its users through status(); mirror it.
+      status: (s) => {
+        const t = String(s.text ?? '');
+        const next = t.endsWith('.connected') ? 'connected' : t.endsWith('.connecting') ? 'connecting' : 'disconnected';
+        if (next === mqtt) return;
+        mqtt = next;
+        bridge?.setConnected(next === 'connected');
+        updateStatus();
+      },
+    };
+
+    if (config.broker) {
+      broker = RED.nodes.getNode(config.broker) as MqttBrokerNode | null;
+      if (!broker || typeof broker.register !== 'function') {
+        broker = null;
+        mqtt = 'missing';
+        node.warn('the configured MQTT broker node does not exist; working without Home Assistant');
+      }
+    }
+
+    if (broker) {
+      const b = broker;
+      const availability = setUpWill(b, `mantis/${deviceId}/availability`);
+      const link: MqttLink = {
+        publish: (topic: string, payload: string | Buffer, opts: PublishOptions) => new Promise<void>((resolve) => {
+          // The broker node drops (without calling back) what is published while it is down.
+          if (!b.connected) return resolve();
+          b.publish({ topic, payload, qos: opts.qos, retain: opts.retain }, (err) => {
+            if (err) node.warn(`MQTT publish to ${topic} failed: ${String(err)}`);
+            resolve();
+          });
+        }),
+        subscribe: (topic, handler) => b.subscribe(topic, { qos: 1 }, handler, node.id),
+        unsubscribe: (topic) => b.unsubscribe(topic, node.id, true),
+      };
+      bridge = new HaBridge(link, alarm, {
+        deviceId,
+        name: config.deviceName || config.name || 'Mantis',
+        baseTopic: `mantis/${deviceId}`,
+        availability,
+        cameras: list(config.cameras),
+        discovery: config.discovery === 'device' ? 'device' : 'entity',
+        swVersion: version,
+        log: { info: (m) => node.log(m), warn: (m) => node.warn(m) },
+      });
+      bridge.on('snapshot', (camera: string) => {
+        node.send([null, null, { topic: 'snapshot', payload: 'snapshot', camera, by: 'home-assistant' }]);
+      });
+    }
+
+    /**
+     * The last will belongs to the broker connection. If the user set one in the broker's Messages
+     * tab, it becomes the availability topic; otherwise Mantis installs its own (retained "offline")
+     * and, when the broker is already connected, reconnects it once so the will takes effect.
+     */
+    function setUpWill(b: MqttBrokerNode, ownTopic: string): Availability {
+      const own: Availability = { topic: ownTopic, online: 'online', offline: 'offline' };
+      const w = b.options.will;
+      const owner = w ? ourWills.get(w) : undefined;
+      if (w && w.topic && owner === undefined) {
+        const birth = b.birthMessage;
+        const online = birth && birth.topic === w.topic ? String(birth.payload) : 'online';
+        node.log(`using the broker's last will topic ${w.topic} as availability`);
+        return { topic: w.topic, online, offline: String(w.payload) };
+      }
+      if (w && owner !== node.id && owner !== undefined && activePanels.has(owner)) {
+        node.warn('another alarm-panel owns this broker connection\'s last will; a crash shows up in HA only for that one');
+        return own;
+      }
+      if (w && w.topic === ownTopic && owner === node.id) return own;
+      const will: BrokerMessage = { topic: ownTopic, payload: 'offline', qos: 1, retain: true };
+      b.options.will = will;
+      ourWills.set(will, node.id);
+      if (b.client && (b.connected || b.connecting)) {
+        node.log('reconnecting the MQTT broker once to install the last will');
+        b.disconnect(() => b.connect());
+      }
+      return own;
+    }
+
+    // ---- input ----
+    const answer = (msg: Msg, r: CommandResult): NodeMessage | null => {
+      if (r.ok) {
+        if (r.changed) return null; // the 'state' event already sent it, reusing msg
+        return stateMsg(msg, r.state, r.state, who(msg), describeState(r.state, alarm.snapshot.target));
+      }
+      node.warn(`${who(msg)}: ${r.message}; state unchanged (${r.state})`);
+      const text = r.error === 'wrong_code' ? `Wrong code. ${describeState(r.state, alarm.snapshot.target)}.`
+        : r.error === 'code_required' ? `A code is required. ${describeState(r.state, alarm.snapshot.target)}.`
+          : `Not now: ${r.message}. ${describeState(r.state, alarm.snapshot.target)}.`;
+      return stateMsg(msg, r.state, r.state, who(msg), text, { error: r.error });
+    };
+
+    node.on('input', (inMsg: NodeMessageInFlow, send: (m: Array<NodeMessage | null>) => void, done: (err?: Error) => void) => {
+      const msg = inMsg as Msg;
+      try {
+        const p = msg.payload;
+        if (Buffer.isBuffer(p)) {
+          const mime = typeof msg.mimetype === 'string' ? msg.mimetype : '';
+          if (mime !== 'image/jpeg') {
+            node.warn(`ignored a Buffer payload with mimetype "${mime}"; expected image/jpeg`);
+          } else {
+            const camera = typeof msg.camera === 'string' ? msg.camera
+              : (typeof msg.topic === 'string' && msg.topic && msg.topic !== 'snapshot' ? msg.topic : (bridge?.cameraNames[0] ?? 'camera'));
+            bridge?.image(camera, p);
+          }
+          return done();
+        }
+        if (msg.topic === 'motion' && isMotionEvent(p)) {
+          const camera = p.camera ?? (typeof msg.camera === 'string' ? msg.camera : 'camera');
+          const ev: MotionEvent = { ...p, camera, zones: p.zones ?? [] };
+          bridge?.motion(ev, camera);
+          const out = alarm.motion(ev);
+          if (out.alarm) {
+            msg.alarm = { state: alarm.state, target: alarm.snapshot.target, camera };
+            if (out.first) {
+              msg.text = alarm.state === 'triggered' ? `Motion at ${camera} — alarm triggered`
+                : `Motion at ${camera} — entry delay running, disarm now or the alarm goes off`;
+            }
+            send([null, msg, null]);
+          }
+          return done();
+        }
+        const cmd = parseCommand(msg);
+        if (cmd === 'other') return done();
+        if (!cmd) {
+          node.warn('ignored a message that is neither motion, a command nor a JPEG snapshot');
+          return done();
+        }
+        const by = who(msg);
+        let r: CommandResult;
+        replyTo = msg;
+        try {
+          switch (cmd.command) {
+            case 'arm': r = alarm.arm(cmd.mode, cmd.code, by); break;
+            case 'disarm': r = alarm.disarm(cmd.code, by); break;
+            case 'trigger': r = alarm.trigger(by); break;
+            case 'status': r = { ok: true, changed: false, state: alarm.state }; break;
+          }
+        } finally {
+          replyTo = null;
+        }
+        const reply = answer(msg, r);
+        if (reply) send([reply, null, null]);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      activePanels.delete(node.id);
+      alarm.stop();
+      const b = broker;
+      const br = bridge;
+      if (!b || !br) return done();
+      // A clean shutdown sends no last will: the bridge says "offline" itself; wait for the ack (2 s at most).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => { timer = setTimeout(r, 2000); });
+      void Promise.race([br.stop(), late]).then(() => {
+        clearTimeout(timer);
+        if (removed) {
+          const w = b.options.will;
+          if (w && ourWills.get(w) === node.id) delete b.options.will;
+        }
+        b.deregister(user, done, removed);
+      });
+    });
+
+    // ---- start ----
+    activePanels.add(node.id);
+    alarm.start();
+    updateStatus();
+    if (broker && bridge) {
+      mqtt = broker.connected ? 'connected' : 'connecting';
+      bridge.start();
+      broker.register(user);
+      if (broker.connected) bridge.setConnected(true);
+      updateStatus();
+    }
+  }
+
+  RED.nodes.registerType<Node<AlarmPanelCreds>, AlarmPanelDef, unknown, AlarmPanelCreds>('alarm-panel', AlarmPanelNode, {
+    credentials: { code: { type: 'password' } },
+  });
+};
