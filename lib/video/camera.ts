@@ -1,0 +1,368 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { GrayFrame } from './frame';
+import { RawFrameSplitter } from './raw-frames';
+import { SegmentRing, type Segment } from './segments';
+import { buildCameraCommands, cameraConfig, sourceIsH264, validateCameraConfig, type CameraConfig } from './source';
+import { lastLine, probe, run } from './ffmpeg';
+
+export type CameraState = 'stopped' | 'starting' | 'watching' | 'reconnecting' | 'error';
+export interface CameraStatus { state: CameraState; text: string }
+
+export interface Snapshot {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  /** Wall-clock ms of the segment the picture comes from (its end). */
+  t: number;
+}
+
+export interface Clip {
+  path: string;
+  thumbnail: Buffer;
+  /** Seconds (ffprobe). */
+  duration: number;
+  width: number;
+  height: number;
+  size: number;
+  codec: string;
+  profile: string;
+  /** Wall-clock ms of the first and last recorded instant. */
+  start: number;
+  end: number;
+}
+
+interface Run {
+  main: ChildProcess;
+  feeder?: ChildProcess;
+  encode: boolean;
+  stderr: string;
+  section: string;
+  splitter?: RawFrameSplitter;
+  early: Buffer[];
+  frames: number;
+  lastActivity: number;
+  lastNumber: number;
+  ringDir: string;
+  reason?: string;
+}
+
+// Messages after which retrying quickly will not help, though the camera may still come back.
+const PERMANENT = /404|401|403|Unauthorized|Forbidden|Not Found|Invalid data found|No such file|Permission denied|Protocol not found/i;
+
+/**
+ * One camera, one ffmpeg: detection frames out as 'frame' events, the video
+ * kept in a ring of short segments for snapshots and clips. Events:
+ * 'frame' (GrayFrame), 'status' (CameraStatus), 'segment' (Segment).
+ */
+export class Camera extends EventEmitter {
+  readonly config: CameraConfig;
+  status: CameraStatus = { state: 'stopped', text: 'stopped' };
+  /** Full-resolution size and codec of the source, once ffmpeg has told us. */
+  width = 0;
+  height = 0;
+  sourceCodec = '';
+  private ring: SegmentRing | null = null;
+  private run: Run | null = null;
+  private stopped = true;
+  private backoffMs = 1000;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private forceEncode = false;
+  private restartNow = false;
+  private nextNumber = 0;
+  private jobs = new Set<number>();
+  private jobCount = 0;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(config: Partial<CameraConfig>) {
+    super();
+    this.config = cameraConfig(config);
+  }
+
+  get ringDir(): string | null {
+    return this.ring?.dir ?? null;
+  }
+
+  get segments(): readonly Segment[] {
+    return this.ring?.list ?? [];
+  }
+
+  /** PIDs of every process this camera runs now (for leak checks). */
+  pids(): number[] {
+    const p = [this.run?.main.pid, this.run?.feeder?.pid, ...this.jobs];
+    return p.filter((x): x is number => typeof x === 'number');
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.backoffMs = 1000;
+    const problem = validateCameraConfig(this.config, existsSync);
+    if (problem) {
+      this.setStatus('error', problem);
+      return;
+    }
+    const base = this.config.ringDir || defaultRingBase();
+    mkdirSync(base, { recursive: true });
+    this.ring = new SegmentRing(mkdtempSync(join(base, 'mantis-ring-')), this.config.keepSeconds * 1000);
+    this.watchdog = setInterval(() => this.checkStall(), 1000);
+    this.watchdog.unref();
+    this.spawnRun();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.retryTimer = this.watchdog = null;
+    // Taken out first: a start() during the await below gets a fresh ring and run.
+    const r = this.run, ring = this.ring, exited = this.exited;
+    this.run = null;
+    this.ring = null;
+    if (r) {
+      r.feeder?.kill('SIGTERM');
+      r.main.kill('SIGTERM');
+      const kill = setTimeout(() => { r.feeder?.kill('SIGKILL'); r.main.kill('SIGKILL'); }, 2000);
+      await exited;
+      clearTimeout(kill);
+    }
+    for (const pid of this.jobs) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    this.jobs.clear();
+    if (ring) {
+      ring.wakeAll();
+      rmSync(ring.dir, { recursive: true, force: true });
+    }
+    if (this.stopped) this.setStatus('stopped', 'stopped');
+  }
+
+  private setStatus(state: CameraState, text: string): void {
+    if (this.status.state === state && this.status.text === text) return;
+    this.status = { state, text };
+    this.emit('status', this.status);
+  }
+
+  private spawnRun(): void {
+    if (this.stopped || !this.ring) return;
+    this.retryTimer = null;
+    this.ring.newRun();
+    const known = sourceIsH264(this.config);
+    const encode = this.config.codec === 'encode' || (this.config.codec === 'auto' && (known === false || this.forceEncode));
+    const cmds = buildCameraCommands(this.config, { ringDir: this.ring.dir, encode, startNumber: this.nextNumber });
+    this.setStatus('starting', `starting ${this.config.source}`);
+    const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [cmds.feeder ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'] });
+    const r: Run = {
+      main, encode, stderr: '', section: '', early: [], frames: 0,
+      lastActivity: Date.now(), lastNumber: this.nextNumber - 1, ringDir: this.ring.dir,
+    };
+    this.run = r;
+    let resolveExit!: () => void;
+    this.exited = new Promise((res) => { resolveExit = res; });
+    let pending = cmds.feeder ? 2 : 1;
+    const oneGone = () => { if (--pending === 0) resolveExit(); };
+
+    if (cmds.feeder) {
+      const feeder = spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      r.feeder = feeder;
+      feeder.stdout.pipe(main.stdin!);
+      main.stdin!.on('error', () => { /* main gone first; its exit handler restarts */ });
+      feeder.stderr.on('data', (b: Buffer) => { r.stderr = (r.stderr + b.toString()).slice(-8000); });
+      feeder.once('error', (e: NodeJS.ErrnoException) => {
+        this.fatal(r, e.code === 'ENOENT' ? `${cmds.feeder!.cmd} not found` : e.message);
+        oneGone();
+      });
+      feeder.once('exit', () => { oneGone(); if (this.run === r) main.stdin?.end(); });
+    }
+    main.stdout!.on('data', (b: Buffer) => this.onFrameBytes(r, b));
+    main.stderr!.on('data', (b: Buffer) => this.onStderr(r, b));
+    let list = '';
+    (main.stdio[3] as Readable).on('data', (b: Buffer) => {
+      list += b.toString();
+      let nl: number;
+      while ((nl = list.indexOf('\n')) >= 0) {
+        const line = list.slice(0, nl);
+        list = list.slice(nl + 1);
+        const seg = this.ring?.addListLine(line);
+        if (seg) {
+          const n = /seg(\d+)\.ts$/.exec(seg.path);
+          if (n) r.lastNumber = Number(n[1]);
+          r.lastActivity = Date.now();
+          this.emit('segment', seg);
+        }
+      }
+    });
+    main.once('error', (e: NodeJS.ErrnoException) => {
+      this.fatal(r, e.code === 'ENOENT' ? `ffmpeg not found ("${cmds.main.cmd}"); install ffmpeg or set its path` : e.message);
+      oneGone();
+    });
+    main.once('exit', (code, signal) => { oneGone(); this.onExit(r, code, signal); });
+  }
+
+  /** A failure retrying cannot fix: say so and stay down. */
+  private fatal(r: Run, text: string): void {
+    if (this.run !== r) return;
+    this.run = null;
+    r.main.kill('SIGKILL');
+    r.feeder?.kill('SIGKILL');
+    this.setStatus('error', text);
+  }
+
+  private onStderr(r: Run, b: Buffer): void {
+    const before = r.stderr.length;
+    r.stderr = (r.stderr + b.toString()).slice(-8000);
+    const fresh = r.stderr.slice(Math.max(0, before - 200));
+    for (const line of fresh.split('\n')) {
+      const sec = /^(Input|Output) #(\d+)/.exec(line);
+      if (sec) { r.section = `${sec[1]}${sec[2]}`; continue; }
+      const v = /Stream #\d+:\d+.*?: Video: (\w+)(.*)$/.exec(line);
+      if (!v) continue;
+      const size = /, (\d{2,5})x(\d{2,5})/.exec(v[2]);
+      if (r.section === 'Input0') {
+        this.sourceCodec = v[1];
+        if (size) { this.width = Number(size[1]); this.height = Number(size[2]); }
+        if (!r.encode && this.config.codec === 'auto' && sourceIsH264(this.config) === null && v[1] !== 'h264') {
+          // Copying only pays off for H.264 (what Element and phones play): encode once instead.
+          this.forceEncode = true;
+          this.restartNow = true;
+          r.main.kill('SIGKILL');
+        }
+      } else if (r.section === 'Output0' && size && !r.splitter) {
+        r.splitter = new RawFrameSplitter(Number(size[1]), Number(size[2]), (f) => this.onFrame(r, f));
+        for (const chunk of r.early.splice(0)) r.splitter.push(chunk);
+      }
+    }
+  }
+
+  private onFrameBytes(r: Run, b: Buffer): void {
+    if (r.splitter) r.splitter.push(b);
+    else r.early.push(b);
+  }
+
+  private onFrame(r: Run, f: GrayFrame): void {
+    if (this.run !== r) return;
+    r.frames++;
+    r.lastActivity = Date.now();
+    if (r.frames === 1) {
+      this.backoffMs = 1000;
+      this.setStatus('watching', `watching ${this.width}x${this.height}${r.encode ? ' (encoding H.264)' : ''}`);
+    }
+    this.emit('frame', f);
+  }
+
+  private checkStall(): void {
+    const r = this.run;
+    if (!r || Date.now() - r.lastActivity < this.config.stallTimeoutMs) return;
+    r.reason = `no video for ${Math.round(this.config.stallTimeoutMs / 1000)} s`;
+    r.main.kill('SIGKILL');
+    r.feeder?.kill('SIGKILL');
+  }
+
+  private onExit(r: Run, code: number | null, signal: NodeJS.Signals | null): void {
+    r.feeder?.kill('SIGKILL');
+    // The segment being written when ffmpeg died was never listed: drop it, and number on after it.
+    rmSync(join(r.ringDir, `seg${String(r.lastNumber + 1).padStart(9, '0')}.ts`), { force: true });
+    this.nextNumber = Math.max(this.nextNumber, r.lastNumber + 2);
+    if (this.run !== r) return;
+    this.run = null;
+    if (this.stopped) return;
+    if (this.restartNow) {
+      this.restartNow = false;
+      this.spawnRun();
+      return;
+    }
+    const reason = r.reason ?? (lastLine(r.stderr) || (signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`));
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.config.maxBackoffMs);
+    const secs = Math.round(delay / 1000);
+    if (PERMANENT.test(reason)) this.setStatus('error', `${reason} (retrying in ${secs}s)`);
+    else this.setStatus('reconnecting', `reconnecting in ${secs}s: ${reason}`);
+    this.retryTimer = setTimeout(() => this.spawnRun(), delay);
+  }
+
+  private track = (pid: number, done: boolean): void => {
+    if (done) this.jobs.delete(pid);
+    else this.jobs.add(pid);
+  };
+
+  /** A full-resolution JPEG of the newest finished segment's last frame. */
+  async snapshot(): Promise<Snapshot> {
+    const ring = this.ring;
+    if (!ring || this.stopped) throw new Error(`camera ${this.config.name} is not running (${this.status.text})`);
+    if (!ring.latest) await ring.waitUntilCovered(Date.now() - 60_000, this.config.segmentSeconds * 2000 + 5000);
+    const seg = ring.latest;
+    if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.status.text})`);
+    const release = ring.hold(seg.start);
+    try {
+      // reverse keeps the decoded frames of one segment (about a second) and hands out the last first.
+      const { stdout } = await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', '-i', seg.path,
+        '-an', '-vf', 'reverse', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+      ], 15_000, this.track);
+      if (!stdout.length) throw new Error('ffmpeg produced no picture');
+      return { jpeg: stdout, width: this.width, height: this.height, t: seg.end };
+    } finally {
+      release();
+    }
+  }
+
+  /** Keeps the ring's video from `from` (wall-clock ms) on until release is called. */
+  hold(from: number): () => void {
+    return this.ring?.hold(from) ?? (() => undefined);
+  }
+
+  /**
+   * The video between from and to (wall-clock ms), joined from the ring's
+   * segments without re-encoding into a faststart MP4 at outPath. Segments
+   * start on keyframes, so the clip starts up to one segment before `from`.
+   * Waits for the segment that reaches `to` to be finished.
+   */
+  async clip(from: number, to: number, outPath: string, thumbnailAt?: number): Promise<Clip> {
+    const ring = this.ring;
+    if (!ring) throw new Error(`camera ${this.config.name} is not running (${this.status.text})`);
+    const release = ring.hold(from);
+    const listFile = join(ring.dir, `clip-${++this.jobCount}.txt`);
+    try {
+      await ring.waitUntilCovered(to, this.config.segmentSeconds * 2000 + 3000);
+      const segs = ring.overlapping(from, to).filter((s) => existsSync(s.path));
+      if (!segs.length) throw new Error(`no video recorded between ${new Date(from).toISOString()} and ${new Date(to).toISOString()} (${this.status.text})`);
+      writeFileSync(listFile, segs.map((s) => `file '${s.path.replace(/'/g, "'\\''")}'\n`).join(''));
+      mkdirSync(dirname(outPath), { recursive: true });
+      await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', listFile,
+        '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-y', outPath,
+      ], 60_000, this.track);
+      const start = segs[0].start, end = segs.at(-1)!.end;
+      const at = Math.max(0, Math.min(((thumbnailAt ?? from) - start) / 1000, (end - start) / 1000 - 0.5));
+      const [info, thumb] = await Promise.all([
+        probe(this.config.ffprobePath, outPath),
+        run(this.config.ffmpegPath, [
+          '-hide_banner', '-nostdin', '-loglevel', 'error', '-ss', at.toFixed(3), '-i', outPath,
+          '-frames:v', '1', '-vf', "scale='min(640,iw)':-2", '-q:v', '4', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+        ], 15_000, this.track),
+      ]);
+      return {
+        path: outPath, thumbnail: thumb.stdout, duration: info.duration, width: info.width, height: info.height,
+        size: statSync(outPath).size, codec: info.codec, profile: info.profile, start, end,
+      };
+    } finally {
+      rmSync(listFile, { force: true });
+      release();
+    }
+  }
+}
+
+/** RAM-backed when possible: the ring is rewritten every second, which wears SD cards. */
+function defaultRingBase(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}

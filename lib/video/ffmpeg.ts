@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+
+export interface RunResult { stdout: Buffer; stderr: string }
+
+/**
+ * Runs a short ffmpeg/ffprobe job; rejects with its last error line on a non-zero
+ * exit. A job that outlives timeoutMs is killed. `track` gets the child's PID so
+ * that an owner shutting down can kill jobs still running.
+ */
+export function run(cmd: string, args: string[], timeoutMs = 30_000, track?: (pid: number, done: boolean) => void): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-8000); });
+    if (child.pid) track?.(child.pid, false);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (child.pid) track?.(child.pid, true);
+      reject(e.code === 'ENOENT' ? new Error(`${cmd} not found (is ffmpeg installed?)`) : e);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (child.pid) track?.(child.pid, true);
+      if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
+      else reject(new Error(`${cmd} failed (${signal ?? `exit ${code}`}): ${lastLine(err) || 'no message'}`));
+    });
+  });
+}
+
+export function lastLine(text: string): string {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !/^\[segment @|Opening '/.test(l));
+  return lines.at(-1) ?? '';
+}
+
+export interface VideoInfo {
+  codec: string;
+  profile: string;
+  width: number;
+  height: number;
+  /** Seconds. */
+  duration: number;
+  startTime: number;
+}
+
+/** ffprobe of the first video stream. */
+export async function probe(ffprobe: string, file: string): Promise<VideoInfo> {
+  const { stdout } = await run(ffprobe, [
+    '-v', 'error', '-select_streams', 'v:0',
+    '-show_entries', 'stream=codec_name,profile,width,height,duration,start_time:format=duration',
+    '-of', 'json', file,
+  ], 15_000);
+  const j = JSON.parse(stdout.toString()) as {
+    streams?: Array<{ codec_name?: string; profile?: string; width?: number; height?: number; duration?: string; start_time?: string }>;
+    format?: { duration?: string };
+  };
+  const s = j.streams?.[0];
+  if (!s) throw new Error(`no video stream in ${file}`);
+  return {
+    codec: s.codec_name ?? '',
+    profile: s.profile ?? '',
+    width: s.width ?? 0,
+    height: s.height ?? 0,
+    duration: Number(s.duration ?? j.format?.duration ?? 0),
+    startTime: Number(s.start_time ?? 0),
+  };
+}

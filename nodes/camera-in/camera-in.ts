@@ -1,0 +1,56 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { CameraStatus } from '../../lib/video/camera';
+import type { GrayFrame } from '../../lib/video/frame';
+import { cameraBadge } from '../../lib/video/shared-camera';
+import type { SharedCamera } from '../../lib/video/shared-camera';
+
+interface CameraInDef extends NodeDef { camera: string }
+
+/** A snapshot request: payload "snapshot", topic "snapshot", or a chat command {command:'snapshot'}. */
+function wantsSnapshot(msg: NodeMessageInFlow): boolean {
+  const p = msg.payload as unknown;
+  if (typeof p === 'string' && p.trim().toLowerCase() === 'snapshot') return true;
+  if (msg.topic === 'snapshot') return true;
+  return typeof p === 'object' && p !== null && (p as { command?: unknown }).command === 'snapshot';
+}
+
+export = function (RED: NodeAPI) {
+  function CameraIn(this: Node, def: CameraInDef) {
+    RED.nodes.createNode(this, def);
+    const cfg = RED.nodes.getNode(def.camera) as (Node & { shared?: SharedCamera }) | null;
+    if (!cfg?.shared) {
+      this.status({ fill: 'red', shape: 'ring', text: 'no camera configured' });
+      this.error('camera-in: choose a camera (mantis-camera config node)');
+      return;
+    }
+    const shared = cfg.shared;
+    const camera = shared.acquire(this.id);
+    const name = camera.config.name;
+    const onStatus = (s: CameraStatus) => this.status(cameraBadge(s));
+    const onFrame = (f: GrayFrame) => this.send([{ topic: name, payload: f }, null]);
+    camera.on('status', onStatus);
+    camera.on('frame', onFrame);
+    onStatus(camera.status);
+
+    this.on('input', (msg, send, done) => {
+      if (!wantsSnapshot(msg)) { done(); return; }
+      camera.snapshot().then((snap) => {
+        const out = msg as NodeMessageInFlow & Record<string, unknown>;
+        out.payload = snap.jpeg;
+        out.mimetype = 'image/jpeg';
+        out.width = snap.width;
+        out.height = snap.height;
+        out.filename = `${name.replace(/[^\w-]+/g, '_')}-${new Date(snap.t).toISOString().replace(/[:.]/g, '-')}.jpg`;
+        send([null, out]);
+        done();
+      }, (err: Error) => done(err));
+    });
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      camera.off('status', onStatus);
+      camera.off('frame', onFrame);
+      shared.release(this.id).then(done, done);
+    });
+  }
+  RED.nodes.registerType('camera-in', CameraIn);
+};
