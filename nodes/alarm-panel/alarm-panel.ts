@@ -319,7 +319,7 @@ export = function (RED: NodeAPI): void {
             case 'arm': r = alarm.arm(cmd.mode, cmd.code, by); break;
             case 'disarm': r = alarm.disarm(cmd.code, by); break;
             case 'trigger': r = alarm.trigger(by); break;
-            case 'status': r = { ok: true, changed: false, state: alarm.state }; break;
+            case 'status': r = { ok: true, changed: false, state: alarm.state }; updateStatus(); break;
           }
         } finally {
           replyTo = null;
