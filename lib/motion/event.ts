@@ -19,4 +19,6 @@ export interface MotionEvent {
   zones: string[];
   /** Name of the camera the frames came from, when known. */
   camera?: string;
+  /** `end` only: time of the last frame that had motion, ms (t is when the end delay ran out). */
+  lastMotionAt?: number;
 }

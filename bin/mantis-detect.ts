@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N]
+// Prints one JSON object per line for each motion event, times in seconds into
+// the file, so settings can be tuned on one's own footage. Same code as the node.
+import { readFileSync } from 'node:fs';
+import { detectFile } from '../lib/motion/detect-file';
+import { ConfigError } from '../lib/motion/errors';
+import { DEFAULT_CONFIG } from '../lib/motion/config';
+import type { MotionEvent } from '../lib/motion/event';
+
+const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N]
+  Prints {"event":"start"|"update"|"end","t":<s>,"startedAt":<s>,"score":...,"boxes":[...],"zones":[...]} per line.
+  --fps    detection rate (default 5)      --width  detection width in px (default 320)
+  --config detector settings, e.g. '{"threshold":20,"minArea":0.005,"masks":[[[0,0],[0.3,0],[0.3,1],[0,1]]]}'
+  defaults: ${JSON.stringify(DEFAULT_CONFIG)}`;
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`mantis-detect: ${msg}\n`);
+  process.exit(code);
+}
+
+const sec = (ms: number): number => Math.round(ms) / 1000;
+
+function toLine(e: MotionEvent): string {
+  const out: Record<string, unknown> = { event: e.event, t: sec(e.t), startedAt: sec(e.startedAt), score: Number(e.score.toFixed(5)), boxes: e.boxes.map((b) => ({ x: +b.x.toFixed(4), y: +b.y.toFixed(4), w: +b.w.toFixed(4), h: +b.h.toFixed(4) })), zones: e.zones };
+  if (e.lastMotionAt !== undefined) out.lastMotionAt = sec(e.lastMotionAt);
+  return JSON.stringify(out);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let file: string | undefined;
+  let config: Record<string, unknown> = {};
+  let fps = 5;
+  let width = 320;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => { const v = argv[++i]; if (v === undefined) fail(`${a} needs a value\n${USAGE}`); return v; };
+    if (a === '-h' || a === '--help') { process.stdout.write(`${USAGE}\n`); return; }
+    if (a === '--config') {
+      let text = value();
+      if (text.startsWith('@')) {
+        try { text = readFileSync(text.slice(1), 'utf8'); } catch (e) { fail(`cannot read ${text.slice(1)}: ${(e as Error).message}`); }
+      }
+      try { config = JSON.parse(text) as Record<string, unknown>; } catch (e) { fail(`--config is not valid JSON: ${(e as Error).message}`); }
+      if (config === null || typeof config !== 'object' || Array.isArray(config)) fail('--config must be a JSON object');
+    } else if (a === '--fps') fps = Number(value());
+    else if (a === '--width') width = Number(value());
+    else if (a.startsWith('-')) fail(`unknown option ${a}\n${USAGE}`);
+    else if (file === undefined) file = a;
+    else fail(`only one FILE, got also ${a}`);
+  }
+  if (!file) fail(USAGE);
+  // fps and width may also come inside the config JSON, to keep one settings object.
+  if (typeof config.fps === 'number') { fps = config.fps; delete config.fps; }
+  if (typeof config.width === 'number') { width = config.width; delete config.width; }
+  try {
+    await detectFile(file, config, { fps, width, onEvent: (e) => process.stdout.write(`${toLine(e)}\n`) });
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof RangeError) fail(`bad setting: ${e.message}`);
+    fail((e as Error).message, 1);
+  }
+}
+
+void main(process.argv.slice(2));

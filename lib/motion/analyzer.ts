@@ -1,0 +1,444 @@
+// The per-frame pixel work of the motion detector, on typed arrays only.
+// Every buffer is allocated once per frame size and reused: a frame costs three
+// passes over the pixels (horizontal blur; vertical blur + difference to the
+// background + histogram; threshold + background update) plus work on the rows
+// that actually changed (runs, connected components, boxes).
+import type { Box } from './event';
+import type { MotionConfig } from './config';
+import { rasterizePolygon } from './polygon';
+
+/** One connected blob of changed pixels, in pixels (inclusive bounds). */
+export interface Blob {
+  x0: number; y0: number; x1: number; y1: number;
+  /** Changed pixels in the blob (before dilation): its real area. */
+  pixels: number;
+  /** Bit i set when the blob touches zone i. */
+  zoneBits: number;
+}
+
+export interface FrameAnalysis {
+  /** 'first': the background was just initialised; 'global': a global change, background re-learnt; 'ok' otherwise. */
+  kind: 'first' | 'global' | 'ok';
+  /** Fraction of the watched pixels over the threshold (every blob, even specks). */
+  changed: number;
+  /** Fraction of the watched pixels in blobs of at least minBlob: what minArea is compared with. */
+  score: number;
+  motion: boolean;
+  /** Largest blobs first, at most maxBoxes, normalized to the frame. */
+  boxes: Box[];
+  /** Bits of the zones touched by the counted blobs. */
+  zoneBits: number;
+  /** Largest brightness shift against the background explained by the tone fit (light, exposure), 0..255. */
+  offset: number;
+}
+
+export class FrameAnalyzer {
+  // Input frame size, and the working size after shrinking by cfg.downscale.
+  private frameW = 0;
+  private frameH = 0;
+  private scale = 1;
+  private width = 0;
+  private height = 0;
+  private small = new Uint8Array(0);
+  private hsum = new Uint16Array(0);
+  private colSum = new Int32Array(0);
+  private blurred = new Uint8Array(0);
+  private bg = new Float32Array(0);
+  private raw = new Uint8Array(0);
+  private active = new Uint8Array(0);
+  private zoneMap = new Uint32Array(0);
+  private activeCount = 0;
+  private rowCount = new Int32Array(0);
+  // Tone fit: a difference histogram per band of 16 background levels.
+  private readonly hist = new Int32Array(16 * 511);
+  private readonly bandSum = new Float64Array(16);
+  private readonly bandMedian = new Float64Array(16);
+  private readonly bandLevel = new Float64Array(16);
+  private readonly bandCount = new Float64Array(16);
+  private slope = 0;
+  private shift = 0;
+  private maxShift = 0;
+  private hasBackground = false;
+  // Runs of changed pixels (one row each) and their union-find parents; grown on demand.
+  private runCap = 0;
+  private runX0 = new Int32Array(0);
+  private runX1 = new Int32Array(0);
+  private runY = new Int32Array(0);
+  private runY1 = new Int32Array(0);
+  private nRuns = 0;
+  private runPix = new Int32Array(0);
+  private runZones = new Uint32Array(0);
+  private parent = new Int32Array(0);
+  private rowFirstRun = new Int32Array(0);
+
+  constructor(private readonly cfg: MotionConfig) {}
+
+  get frameWidth(): number { return this.frameW; }
+  get frameHeight(): number { return this.frameH; }
+  /** The size the pixel work is done at. */
+  get workSize(): { width: number; height: number } { return { width: this.width, height: this.height }; }
+  /** Watched pixels (not masked; inside a zone when zones exist). */
+  get watchedPixels(): number { return this.activeCount; }
+
+  /** Forget the background; the next frame becomes it. */
+  reset(): void {
+    this.hasBackground = false;
+  }
+
+  private resize(frameW: number, frameH: number): void {
+    this.frameW = frameW;
+    this.frameH = frameH;
+    // Shrinking averages k×k blocks: it removes most sensor noise and quarters the work (k = 2).
+    let k = this.cfg.downscale;
+    while (k > 1 && (frameW < 8 * k || frameH < 8 * k)) k--;
+    this.scale = k;
+    const width = Math.floor(frameW / k);
+    const height = Math.floor(frameH / k);
+    const n = width * height;
+    this.width = width;
+    this.height = height;
+    this.small = new Uint8Array(k > 1 ? n : 0);
+    this.hsum = new Uint16Array(n);
+    this.colSum = new Int32Array(width);
+    this.blurred = new Uint8Array(n);
+    this.bg = new Float32Array(n);
+    this.raw = new Uint8Array(n);
+    this.rowCount = new Int32Array(height);
+    this.rowFirstRun = new Int32Array(height + 1);
+    this.active = new Uint8Array(n);
+    this.zoneMap = new Uint32Array(n);
+    const { zones, masks } = this.cfg;
+    if (zones.length === 0) this.active.fill(1);
+    zones.forEach((z, i) => {
+      rasterizePolygon(z.points, width, height, this.zoneMap, 1 << i >>> 0, 'or');
+      rasterizePolygon(z.points, width, height, this.active, 1);
+    });
+    for (const m of masks) rasterizePolygon(m, width, height, this.active, 0);
+    let count = 0;
+    for (let i = 0; i < n; i++) count += this.active[i];
+    this.activeCount = count;
+    this.hasBackground = false;
+  }
+
+  analyze(data: Uint8Array, frameW: number, frameH: number): FrameAnalysis {
+    if (frameW !== this.frameW || frameH !== this.frameH) this.resize(frameW, frameH);
+    const width = this.width;
+    const height = this.height;
+    this.blur(this.scale > 1 ? this.shrink(data) : data);
+    if (!this.hasBackground || this.activeCount === 0) {
+      this.bg.set(this.blurred);
+      this.hasBackground = true;
+      return { kind: 'first', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset: 0 };
+    }
+    this.toneFit();
+    const offset = Math.round(this.maxShift);
+    const changedPixels = this.threshold();
+    const changed = changedPixels / this.activeCount;
+    if (this.maxShift > this.cfg.threshold || changed > this.cfg.globalChange) {
+      // A light, a cloud, an exposure jump: not motion. Take the new look as the background at once.
+      this.bg.set(this.blurred);
+      return { kind: 'global', changed, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
+    }
+    if (changedPixels === 0) return { kind: 'ok', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
+    this.components();
+    const minBlob = Math.max(1, this.cfg.minBlob * this.activeCount);
+    let counted = 0;
+    let zoneBits = 0;
+    const kept: Blob[] = [];
+    const { runX0, runX1, runY, runY1, runPix, runZones, parent } = this;
+    for (let r = 0; r < this.nRuns; r++) {
+      if (parent[r] !== r || runPix[r] < minBlob) continue;
+      counted += runPix[r];
+      zoneBits |= runZones[r];
+      kept.push({ x0: runX0[r], y0: runY[r], x1: runX1[r], y1: runY1[r], pixels: runPix[r], zoneBits: runZones[r] });
+    }
+    const score = counted / this.activeCount;
+    const motion = counted > 0 && score >= this.cfg.minArea;
+    kept.sort((a, b) => b.pixels - a.pixels);
+    const boxes: Box[] = [];
+    for (let k = 0; k < kept.length && k < this.cfg.maxBoxes; k++) {
+      const b = kept[k];
+      boxes.push({ x: b.x0 / width, y: b.y0 / height, w: (b.x1 - b.x0 + 1) / width, h: (b.y1 - b.y0 + 1) / height });
+    }
+    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset };
+  }
+
+  /** Averages scale×scale blocks of the frame into `small`. */
+  private shrink(src: Uint8Array): Uint8Array {
+    const k = this.scale;
+    const w = this.width;
+    const h = this.height;
+    const fw = this.frameW;
+    const out = this.small;
+    if (k === 2) {
+      for (let y = 0, o = 0; y < h; y++) {
+        let i = 2 * y * fw;
+        let j = i + fw;
+        for (let x = 0; x < w; x++, o++, i += 2, j += 2) out[o] = (src[i] + src[i + 1] + src[j] + src[j + 1] + 2) >> 2;
+      }
+      return out;
+    }
+    const area = k * k;
+    for (let y = 0, o = 0; y < h; y++) {
+      for (let x = 0; x < w; x++, o++) {
+        let s = 0;
+        for (let dy = 0; dy < k; dy++) {
+          const row = (y * k + dy) * fw + x * k;
+          for (let dx = 0; dx < k; dx++) s += src[row + dx];
+        }
+        out[o] = ((s + (area >> 1)) / area) | 0;
+      }
+    }
+    return out;
+  }
+
+  /** Separable box blur with replicated borders, integer sums; result in `blurred`. */
+  private blur(src: Uint8Array): void {
+    const w = this.width;
+    const h = this.height;
+    const r = this.cfg.blur;
+    if (r === 0) {
+      this.blurred.set(src);
+      return;
+    }
+    const hs = this.hsum;
+    // Horizontal running sums. The three loops avoid bounds tests per pixel.
+    for (let y = 0, row = 0; y < h; y++, row += w) {
+      const first = src[row];
+      const last = src[row + w - 1];
+      let s = first * (r + 1);
+      for (let k = 1; k <= r; k++) s += k < w ? src[row + k] : last;
+      let x = 0;
+      const lead = Math.min(r + 1, w);
+      for (; x < lead; x++) { // left part: the outgoing pixel is the replicated first one
+        hs[row + x] = s;
+        s += (x + r + 1 < w ? src[row + x + r + 1] : last) - first;
+      }
+      const mid = w - r - 1;
+      for (; x < mid; x++) {
+        hs[row + x] = s;
+        s += src[row + x + r + 1] - src[row + x - r];
+      }
+      for (; x < w; x++) { // right part: the incoming pixel is the replicated last one
+        hs[row + x] = s;
+        s += last - src[row + x - r];
+      }
+    }
+    // Vertical running sums over the horizontal ones, then scale back to 0..255.
+    const cs = this.colSum;
+    const out = this.blurred;
+    const mul = Math.floor(65536 / ((2 * r + 1) * (2 * r + 1)));
+    const lastRow = (h - 1) * w;
+    for (let x = 0; x < w; x++) {
+      let s = hs[x] * (r + 1);
+      for (let k = 1; k <= r; k++) s += hs[Math.min(k, h - 1) * w + x];
+      cs[x] = s;
+    }
+    for (let y = 0, row = 0; y < h; y++, row += w) {
+      const addRow = y + r + 1 < h ? (y + r + 1) * w : lastRow;
+      const subRow = y - r > 0 ? (y - r) * w : 0;
+      for (let x = 0; x < w; x++) {
+        const s = cs[x];
+        out[row + x] = (s * mul + 32768) >>> 16;
+        cs[x] = s + hs[addRow + x] - hs[subRow + x];
+      }
+    }
+  }
+
+  /**
+   * How the whole picture's brightness moved against the background: per band of
+   * background brightness, the median difference; then a weighted line through
+   * those medians, diff ≈ a·bg + b. Medians per band ignore moving objects (a
+   * minority of each band); the line covers offsets (brightness), gains (a light,
+   * exposure) and mixtures, so a global change is explained rather than reported.
+   */
+  private toneFit(): void {
+    const w = this.width;
+    const h = this.height;
+    const b = this.blurred;
+    const bg = this.bg;
+    const act = this.active;
+    const hist = this.hist;
+    const bandSum = this.bandSum;
+    const count = this.bandCount;
+    hist.fill(0);
+    bandSum.fill(0);
+    count.fill(0);
+    // Every other pixel of every other row: a statistic of the whole picture needs no more.
+    let samples = 0;
+    for (let y = 0; y < h; y += 2) {
+      const end = y * w + w;
+      for (let i = y * w; i < end; i += 2) {
+        if (act[i] === 0) continue;
+        const g = bg[i];
+        const band = (g | 0) >> 4;
+        hist[band * 511 + ((b[i] - g) | 0) + 255]++;
+        bandSum[band] += g;
+        count[band]++;
+        samples++;
+      }
+    }
+    const minCount = Math.max(8, samples * 0.005);
+    const med = this.bandMedian;
+    const level = this.bandLevel;
+    for (let k = 0; k < 16; k++) {
+      const total = count[k];
+      if (total < minCount) { count[k] = 0; continue; }
+      level[k] = bandSum[k] / total;
+      const base = k * 511;
+      const half = total / 2;
+      let acc = 0;
+      let j = 0;
+      for (; j < 511; j++) { acc += hist[base + j]; if (acc >= half) break; }
+      med[k] = j - 255;
+    }
+    this.fitLine(-1);
+    // Once more without the bands the line does not explain (an object filling most of one band).
+    this.fitLine(this.cfg.threshold / 2);
+  }
+
+  private fitLine(maxResidual: number): void {
+    const { bandMedian: med, bandLevel: level, bandCount: count } = this;
+    let sw = 0; let sx = 0; let sy = 0;
+    const use = (k: number): boolean => count[k] > 0 && (maxResidual < 0 || Math.abs(med[k] - (this.slope * level[k] + this.shift)) <= maxResidual);
+    for (let k = 0; k < 16; k++) if (use(k)) { sw += count[k]; sx += count[k] * level[k]; sy += count[k] * med[k]; }
+    if (sw === 0) { if (maxResidual < 0) { this.slope = 0; this.shift = 0; } return; }
+    const mx = sx / sw;
+    const my = sy / sw;
+    let sxx = 0; let sxy = 0;
+    for (let k = 0; k < 16; k++) if (use(k)) { const dx = level[k] - mx; sxx += count[k] * dx * dx; sxy += count[k] * dx * (med[k] - my); }
+    // A picture of (nearly) one brightness says nothing about gain: offset only.
+    const slope = sxx > sw * 64 ? sxy / sxx : 0;
+    this.slope = slope;
+    this.shift = my - slope * mx;
+    let worst = 0;
+    for (let k = 0; k < 16; k++) if (count[k] > 0) worst = Math.max(worst, Math.abs(slope * level[k] + this.shift));
+    this.maxShift = worst;
+  }
+
+  /** raw = |blurred - expected| > threshold on watched pixels (expected from the tone fit); updates the background. */
+  private threshold(): number {
+    const w = this.width;
+    const h = this.height;
+    const thr = this.cfg.threshold;
+    const gain = 1 + this.slope;
+    const shift = this.shift;
+    const lr = this.cfg.learningRate;
+    const lrFg = this.cfg.foregroundLearningRate;
+    const raw = this.raw;
+    const act = this.active;
+    const bg = this.bg;
+    const b = this.blurred;
+    const rowCount = this.rowCount;
+    let total = 0;
+    for (let y = 0, row = 0; y < h; y++, row += w) {
+      let count = 0;
+      const end = row + w;
+      for (let i = row; i < end; i++) {
+        const v = b[i];
+        const g = bg[i];
+        const e = v - gain * g - shift;
+        const c = (e > thr || e < -thr ? 1 : 0) & act[i];
+        raw[i] = c;
+        count += c;
+        // Changed pixels learn slowly, so a passing object leaves no ghost behind; one that stays is learnt in time.
+        bg[i] = g + (c === 0 ? lr : lrFg) * (v - g);
+      }
+      rowCount[y] = count;
+      total += count;
+    }
+    return total;
+  }
+
+  private growRuns(min: number): void {
+    const cap = Math.max(min, this.runCap * 2, 256);
+    const grow = <T extends Int32Array | Uint32Array>(a: T, make: (n: number) => T): T => { const b = make(cap); b.set(a); return b; };
+    this.runX0 = grow(this.runX0, (n) => new Int32Array(n));
+    this.runX1 = grow(this.runX1, (n) => new Int32Array(n));
+    this.runY = grow(this.runY, (n) => new Int32Array(n));
+    this.runY1 = grow(this.runY1, (n) => new Int32Array(n));
+    this.runPix = grow(this.runPix, (n) => new Int32Array(n));
+    this.runZones = grow(this.runZones, (n) => new Uint32Array(n));
+    this.parent = grow(this.parent, (n) => new Int32Array(n));
+    this.runCap = cap;
+  }
+
+  private find(i: number): number {
+    const p = this.parent;
+    while (p[i] !== i) {
+      p[i] = p[p[i]];
+      i = p[i];
+    }
+    return i;
+  }
+
+  /**
+   * Connected components on runs. Dilation by d is folded into the connectivity:
+   * changed pixels up to 2d+1 apart (in x and y) join, which is what a (2d+1)²
+   * dilation followed by 8-connected labelling gives, without touching the unchanged rows.
+   */
+  private components(): void {
+    const w = this.width;
+    const h = this.height;
+    const raw = this.raw;
+    const zm = this.zoneMap;
+    const gapMax = 2 * this.cfg.dilate;
+    const reach = gapMax + 1;
+    const first = this.rowFirstRun;
+    let nRuns = 0;
+    for (let y = 0, row = 0; y < h; y++, row += w) {
+      first[y] = nRuns;
+      if (this.rowCount[y] === 0) continue;
+      let x = 0;
+      while (x < w) {
+        if (raw[row + x] === 0) { x++; continue; }
+        const x0 = x;
+        let x1 = x;
+        let pix = 0;
+        let zones = 0;
+        let gap = 0;
+        for (; x < w; x++) {
+          const i = row + x;
+          if (raw[i] !== 0) {
+            x1 = x;
+            pix++;
+            zones |= zm[i];
+            gap = 0;
+          } else if (++gap > gapMax) break;
+        }
+        if (nRuns >= this.runCap) this.growRuns(nRuns + 1);
+        const r = nRuns++;
+        this.runX0[r] = x0;
+        this.runX1[r] = x1;
+        this.runY[r] = y;
+        this.runY1[r] = y;
+        this.runPix[r] = pix;
+        this.runZones[r] = zones;
+        this.parent[r] = r;
+        // Join with runs of the rows above within reach.
+        const fromRow = Math.max(0, y - reach);
+        for (let s = first[fromRow]; s < first[y]; s++) {
+          if (this.runX0[s] <= x1 + reach && x0 <= this.runX1[s] + reach) {
+            const a = this.find(s);
+            const c = this.find(r);
+            if (a !== c) this.parent[Math.max(a, c)] = Math.min(a, c);
+          }
+        }
+      }
+    }
+    first[h] = nRuns;
+    // Sum each set into its root (the smallest index of the set, so it comes first and
+    // is never read again as a member): bounds, pixels, zones; y0 of the root is the top.
+    const { runX0, runX1, runY1, runPix, runZones } = this;
+    for (let r = 0; r < nRuns; r++) {
+      const root = this.find(r);
+      if (root === r) continue;
+      if (runX0[r] < runX0[root]) runX0[root] = runX0[r];
+      if (runX1[r] > runX1[root]) runX1[root] = runX1[r];
+      if (runY1[r] > runY1[root]) runY1[root] = runY1[r];
+      runPix[root] += runPix[r];
+      runZones[root] |= runZones[r];
+    }
+    this.nRuns = nRuns;
+  }
+}

@@ -1,0 +1,109 @@
+// Detector settings: defaults, and validation that names the bad field.
+import { ConfigError } from './errors';
+import { parsePolygons, parseZones, type Polygon, type Zone } from './polygon';
+
+export interface MotionConfig {
+  /** The frame is shrunk by this factor (averaging blocks) before anything else; pixel settings below are at that size. */
+  downscale: number;
+  /** Box blur radius in pixels (0 = none); the window is 2r+1 wide. Smooths sensor noise. */
+  blur: number;
+  /** Share of the background replaced by each new frame (0..1). 0.05 at 5 fps follows a change in ~4 s. */
+  learningRate: number;
+  /** The same for pixels that changed: small, so a passing object is not learnt (no ghost after it left),
+   *  but not 0, so an object that stays (a parked car) becomes background in time. */
+  foregroundLearningRate: number;
+  /** A pixel changed when it differs from the background by more than this (1..254, on 0..255). Lower = more sensitive. */
+  threshold: number;
+  /** Changed pixels closer than about 2*dilate+1 belong to the same object. */
+  dilate: number;
+  /** Motion needs changed pixels covering at least this fraction of the watched area (0..1). */
+  minArea: number;
+  /** Blobs smaller than this fraction of the watched area are ignored (specks of noise). */
+  minBlob: number;
+  /** Motion must last this long (ms) before `start`. */
+  minDuration: number;
+  /** No motion for this long (ms) ends the event. */
+  endDelay: number;
+  /** At most one `update` per this many ms while motion goes on (0 = no updates). */
+  updateInterval: number;
+  /** When more than this fraction of the watched area changes at once it is a global change
+   *  (light, cloud, exposure): the background is re-learnt instead of reporting motion. */
+  globalChange: number;
+  /** At most this many boxes per event, largest first. */
+  maxBoxes: number;
+  /** Named areas; with zones, only motion inside them counts, and events name the zones hit. */
+  zones: Zone[];
+  /** Areas never watched. */
+  masks: Polygon[];
+}
+
+export const DEFAULT_CONFIG: Readonly<MotionConfig> = Object.freeze({
+  downscale: 2,
+  blur: 1,
+  learningRate: 0.05,
+  foregroundLearningRate: 0.005,
+  threshold: 25,
+  dilate: 1,
+  minArea: 0.003,
+  minBlob: 0.0005,
+  minDuration: 400,
+  endDelay: 2000,
+  updateInterval: 1000,
+  globalChange: 0.5,
+  maxBoxes: 10,
+  zones: [],
+  masks: [],
+});
+
+export { ConfigError };
+
+type NumberKey = Exclude<keyof MotionConfig, 'zones' | 'masks'>;
+const RANGES: Record<NumberKey, { min: number; max: number; integer?: boolean; what: string }> = {
+  downscale: { min: 1, max: 8, integer: true, what: 'shrink factor before detection' },
+  blur: { min: 0, max: 7, integer: true, what: 'blur radius in pixels' },
+  learningRate: { min: 0.0001, max: 1, what: 'learning rate (fraction per frame)' },
+  foregroundLearningRate: { min: 0, max: 1, what: 'learning rate of changed pixels (fraction per frame)' },
+  threshold: { min: 1, max: 254, integer: true, what: 'pixel threshold (0..255 scale)' },
+  dilate: { min: 0, max: 10, integer: true, what: 'dilate radius in pixels' },
+  minArea: { min: 0, max: 1, what: 'minimum area (fraction of the frame, 0.01 = 1 %)' },
+  minBlob: { min: 0, max: 1, what: 'minimum blob size (fraction of the frame)' },
+  minDuration: { min: 0, max: 600_000, what: 'minimum duration in ms' },
+  endDelay: { min: 0, max: 3_600_000, what: 'end delay in ms' },
+  updateInterval: { min: 0, max: 3_600_000, what: 'update interval in ms' },
+  globalChange: { min: 0.05, max: 1, what: 'global change fraction' },
+  maxBoxes: { min: 0, max: 1000, integer: true, what: 'maximum number of boxes' },
+};
+
+/**
+ * Merges user settings over the defaults and checks every field.
+ * Throws ConfigError with a message that names the field and the allowed range.
+ */
+export function validateConfig(input: unknown = {}): MotionConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError('motion config must be an object');
+  }
+  const src = input as Record<string, unknown>;
+  const out: MotionConfig = { ...DEFAULT_CONFIG, zones: [], masks: [] };
+  for (const key of Object.keys(src)) {
+    const value = src[key];
+    if (value === undefined) continue;
+    if (key === 'zones') {
+      out.zones = parseZones(value);
+    } else if (key === 'masks') {
+      out.masks = parsePolygons(value, 'masks');
+    } else if (key in RANGES) {
+      const r = RANGES[key as NumberKey];
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isFinite(n)) {
+        throw new ConfigError(`${key}: expected a number (${r.what}), got ${JSON.stringify(value)}`);
+      }
+      if (n < r.min || n > r.max) throw new ConfigError(`${key}: ${n} is out of range ${r.min}..${r.max} (${r.what})`);
+      if (r.integer && !Number.isInteger(n)) throw new ConfigError(`${key}: ${n} must be a whole number (${r.what})`);
+      out[key as NumberKey] = n;
+    } else {
+      throw new ConfigError(`unknown motion setting "${key}" (known: ${[...Object.keys(RANGES), 'zones', 'masks'].join(', ')})`);
+    }
+  }
+  if (out.minBlob > out.minArea && out.minArea > 0) out.minBlob = out.minArea;
+  return out;
+}

@@ -1,0 +1,218 @@
+// The pure detector core on synthetic frames: config checks, polygons, areas,
+// components, global-change handling and event timing. No ffmpeg, no Node-RED.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateConfig, ConfigError, DEFAULT_CONFIG } from '../lib/motion/config';
+import { pointInPolygon, rasterizePolygon, polygonArea, parseZones, parsePolygons } from '../lib/motion/polygon';
+import { FrameAnalyzer } from '../lib/motion/analyzer';
+import { MotionDetector, checkFrame, FrameError } from '../lib/motion/detector';
+import { configFromEditor } from '../lib/motion/node-config';
+import type { GrayFrame } from '../lib/video/frame';
+import type { MotionEvent } from '../lib/motion/event';
+
+const W = 320;
+const H = 180;
+
+/** Deterministic pseudo-random numbers (mulberry32) so a failing case repeats. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Rect { x: number; y: number; w: number; h: number; v: number }
+
+/** A textured scene, optionally with rectangles drawn, a tone change v' = gain*v + offset, and noise. */
+function scene(t: number, opts: { rects?: Rect[]; gain?: number; offset?: number; noise?: number; seed?: number } = {}): GrayFrame {
+  const data = new Uint8Array(W * H);
+  const rand = rng(opts.seed ?? Math.round(t) + 1);
+  const gain = opts.gain ?? 1;
+  const offset = opts.offset ?? 0;
+  const noise = opts.noise ?? 6;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let v = 110 + 45 * Math.sin(x / 11) * Math.cos(y / 15) + 20 * Math.sin((x + y) / 37);
+      for (const r of opts.rects ?? []) if (x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h) v = r.v;
+      v = gain * v + offset + (rand() - 0.5) * 2 * noise;
+      data[y * W + x] = Math.max(0, Math.min(255, Math.round(v)));
+    }
+  }
+  return { width: W, height: H, data, t };
+}
+
+function feed(det: MotionDetector, frames: GrayFrame[]): MotionEvent[] {
+  return frames.flatMap((f) => det.push(f));
+}
+
+test('config: defaults, overrides and clear errors', () => {
+  const c = validateConfig({});
+  assert.equal(c.threshold, DEFAULT_CONFIG.threshold);
+  assert.equal(validateConfig({ threshold: '30' }).threshold, 30);
+  assert.throws(() => validateConfig({ threshold: 0 }), /threshold: 0 is out of range 1\.\.254/);
+  assert.throws(() => validateConfig({ minArea: 5 }), /minArea: 5 is out of range 0\.\.1/);
+  assert.throws(() => validateConfig({ blur: 1.5 }), /blur: 1\.5 must be a whole number/);
+  assert.throws(() => validateConfig({ treshold: 3 }), /unknown motion setting "treshold"/);
+  assert.throws(() => validateConfig({ learningRate: 'fast' }), /learningRate: expected a number/);
+  assert.throws(() => validateConfig([]), ConfigError);
+  assert.throws(() => validateConfig({ zones: [{ name: 'a', points: [[0, 0], [1, 0]] }] }), /zones\[0\].*at least 3 points/);
+  assert.throws(() => validateConfig({ zones: '[{"points":[[0,0],[1,0],[1,1]]}]' }), /zones\[0\]: needs a non-empty "name"/);
+  assert.throws(() => validateConfig({ masks: '[[[0,0],[2,0],[1,1]]]' }), /masks\[0\]: point 1 \[2, 0\] is outside 0\.\.1/);
+  assert.throws(() => validateConfig({ masks: '[[[0,0' }), /masks: not valid JSON/);
+  // Editor fields: percent and seconds.
+  const e = configFromEditor({ threshold: '20', minArea: '1.5', minDuration: '0.5', endDelay: '3', updateInterval: '', zones: '', masks: '', advanced: '{"blur":2}' });
+  assert.equal(e.threshold, 20);
+  assert.equal(e.minArea, 0.015);
+  assert.equal(e.minDuration, 500);
+  assert.equal(e.endDelay, 3000);
+  assert.equal(e.updateInterval, DEFAULT_CONFIG.updateInterval);
+  assert.equal(e.blur, 2);
+  assert.throws(() => configFromEditor({ minArea: 'lots' }), /min area %: "lots" is not a number/);
+  assert.throws(() => configFromEditor({ advanced: '{"nope":1}' }), /unknown motion setting "nope"/);
+});
+
+test('polygons: point test, rasterized area, parsing', () => {
+  const tri = parsePolygons([[[0, 0], [1, 0], [0, 1]]])[0];
+  assert.ok(pointInPolygon(0.2, 0.2, tri));
+  assert.ok(!pointInPolygon(0.8, 0.8, tri));
+  assert.equal(polygonArea(tri), 0.5);
+  const out = new Uint8Array(W * H);
+  rasterizePolygon(tri, W, H, out, 1);
+  const covered = out.reduce((a, b) => a + b, 0) / (W * H);
+  assert.ok(Math.abs(covered - 0.5) < 0.01, `triangle covers ${covered}`);
+  const half = new Uint8Array(W * H);
+  rasterizePolygon([[0, 0], [0.5, 0], [0.5, 1], [0, 1]], W, H, half, 1);
+  assert.equal(half.reduce((a, b) => a + b, 0), (W / 2) * H, 'a half-frame rectangle covers exactly half the pixels');
+  assert.equal(half[W / 2 - 1], 1);
+  assert.equal(half[W / 2], 0);
+  const zones = parseZones('[{"name":"door","points":[{"x":0,"y":0},{"x":1,"y":0},{"x":1,"y":1}]}]');
+  assert.deepEqual(zones[0].points, [[0, 0], [1, 0], [1, 1]]);
+});
+
+test('frames are checked', () => {
+  assert.throws(() => checkFrame(null), FrameError);
+  assert.throws(() => checkFrame({ width: 4, height: 4, data: new Uint8Array(15), t: 0 }), /15 bytes, expected 4x4 = 16/);
+  assert.throws(() => checkFrame({ width: 4, height: 4, data: [1, 2], t: 0 }), /Uint8Array or Buffer/);
+  assert.throws(() => checkFrame({ width: 0, height: 4, data: new Uint8Array(0), t: 0 }), /positive integers/);
+  const f = checkFrame({ width: 2, height: 2, data: Buffer.alloc(4), t: 5 });
+  assert.equal(f.t, 5);
+});
+
+test('minimum area is a real fraction of the frame (not MANTIS\' 0/255 sum)', () => {
+  // 0.3 % of 320x180 = 173 px. An 8x8 object (0.11 %) is below, a 16x16 one (0.44 %) above.
+  // (The blur widens an object by a pixel or two, so its score is a little above its true area.)
+  const a = new FrameAnalyzer(validateConfig({ minArea: 0.003 }));
+  a.analyze(scene(0).data, W, H);
+  const small = a.analyze(scene(200, { rects: [{ x: 100, y: 60, w: 8, h: 8, v: 250 }] }).data, W, H);
+  assert.equal(small.kind, 'ok');
+  assert.ok(!small.motion, `8x8 object counted as motion (score ${small.score})`);
+  assert.ok(small.score > 0.0005 && small.score < 0.003, `score ${small.score}`);
+  const a2 = new FrameAnalyzer(validateConfig({ minArea: 0.003 }));
+  a2.analyze(scene(0).data, W, H);
+  const big = a2.analyze(scene(200, { rects: [{ x: 100, y: 60, w: 16, h: 16, v: 250 }] }).data, W, H);
+  assert.ok(big.motion, `16x16 object not motion (score ${big.score})`);
+  // The score is close to the object's true share of the frame.
+  assert.ok(big.score >= 256 / (W * H) && big.score < 2 * 256 / (W * H), `score ${big.score} vs ${256 / (W * H)}`);
+});
+
+test('components: separate objects give separate normalized boxes, largest first', () => {
+  const a = new FrameAnalyzer(validateConfig({}));
+  a.analyze(scene(0).data, W, H);
+  const r = a.analyze(scene(200, { rects: [{ x: 20, y: 20, w: 20, h: 30, v: 250 }, { x: 200, y: 100, w: 40, h: 40, v: 10 }] }).data, W, H);
+  assert.ok(r.motion);
+  assert.equal(r.boxes.length, 2, JSON.stringify(r.boxes));
+  const [b0, b1] = r.boxes;
+  // 2 px tolerance at the working size (the frame is shrunk by 2, then blurred).
+  const near = (got: number, want: number, px: number, tol = 4) => Math.abs(got * px - want) <= tol;
+  assert.ok(near(b0.x, 200, W) && near(b0.y, 100, H) && near(b0.w, 40, W) && near(b0.h, 40, H), JSON.stringify(b0));
+  assert.ok(near(b1.x, 20, W) && near(b1.y, 20, H) && near(b1.w, 20, W) && near(b1.h, 30, H), JSON.stringify(b1));
+  // Two objects 3 px apart merge (dilation); far apart they do not.
+  const a2 = new FrameAnalyzer(validateConfig({}));
+  a2.analyze(scene(0).data, W, H);
+  const merged = a2.analyze(scene(200, { rects: [{ x: 20, y: 20, w: 20, h: 30, v: 250 }, { x: 43, y: 20, w: 20, h: 30, v: 250 }] }).data, W, H);
+  assert.equal(merged.boxes.length, 1, JSON.stringify(merged.boxes));
+});
+
+test('global changes (brightness, gain, both) are not motion; an object during them still is', () => {
+  for (const tone of [{ offset: 40 }, { gain: 1.5, offset: -30 }, { gain: 0.6 }, { offset: 8 }, { gain: 1.08 }]) {
+    const a = new FrameAnalyzer(validateConfig({}));
+    a.analyze(scene(0).data, W, H);
+    a.analyze(scene(200).data, W, H);
+    const r = a.analyze(scene(400, tone).data, W, H);
+    assert.ok(!r.motion, `${JSON.stringify(tone)} seen as motion: ${JSON.stringify(r)}`);
+    const after = a.analyze(scene(600, { ...tone, rects: [{ x: 100, y: 50, w: 30, h: 40, v: 255 }] }).data, W, H);
+    assert.ok(after.motion, `object after ${JSON.stringify(tone)} missed: ${JSON.stringify(after)}`);
+  }
+  // A small tone drift is explained by the fit, so an object appearing in the same frame is found.
+  const a = new FrameAnalyzer(validateConfig({}));
+  a.analyze(scene(0).data, W, H);
+  const r = a.analyze(scene(200, { gain: 1.05, offset: 4, rects: [{ x: 100, y: 50, w: 30, h: 40, v: 0 }] }).data, W, H);
+  assert.equal(r.kind, 'ok');
+  assert.ok(r.motion && r.boxes.length === 1, JSON.stringify(r));
+  // Half the frame changing at once is a global change.
+  const g = new FrameAnalyzer(validateConfig({ globalChange: 0.4 }));
+  g.analyze(scene(0).data, W, H);
+  const big = g.analyze(scene(200, { rects: [{ x: 0, y: 0, w: W, h: H / 2 + 10, v: 250 }] }).data, W, H);
+  assert.equal(big.kind, 'global');
+});
+
+test('noise alone is not motion', () => {
+  const det = new MotionDetector({});
+  const frames = Array.from({ length: 100 }, (_, i) => scene(i * 200, { noise: 20, seed: i + 7 }));
+  assert.deepEqual(feed(det, frames), []);
+});
+
+test('masks hide motion; zones are named and limit where motion counts', () => {
+  const mover = (i: number): Rect[] => [{ x: 30 + i * 4, y: 40, w: 24, h: 30, v: 250 }];
+  const frames = Array.from({ length: 30 }, (_, i) => scene(i * 200, { rects: i >= 5 && i < 15 ? mover(i) : [] }));
+  const plain = feed(new MotionDetector({}), frames);
+  assert.deepEqual(plain.filter((e) => e.event !== 'update').map((e) => e.event), ['start', 'end']);
+  const masked = feed(new MotionDetector({ masks: [[[0, 0], [0.5, 0], [0.5, 0.6], [0, 0.6]]] }), frames);
+  assert.deepEqual(masked, [], 'motion under the mask was reported');
+  const zoned = feed(new MotionDetector({ zones: [{ name: 'left', points: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] }, { name: 'right', points: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] }] }), frames);
+  const start = zoned.find((e) => e.event === 'start');
+  assert.ok(start);
+  assert.deepEqual(start.zones, ['left']);
+  const elsewhere = feed(new MotionDetector({ zones: [{ name: 'bottom', points: [[0, 0.7], [1, 0.7], [1, 1], [0, 1]] }] }), frames);
+  assert.deepEqual(elsewhere, [], 'motion outside every zone was reported');
+});
+
+test('timing: min duration, end delay, update rate, reset and a clock that jumps back', () => {
+  // Object present from 2.0 s to 5.0 s (frames every 200 ms).
+  const on = (i: number) => i >= 10 && i < 25;
+  const frames = Array.from({ length: 50 }, (_, i) => scene(i * 200, { rects: on(i) ? [{ x: 40 + i * 5, y: 60, w: 30, h: 40, v: 240 }] : [] }));
+  const det = new MotionDetector({ minDuration: 600, endDelay: 1000, updateInterval: 1000 });
+  const events = feed(det, frames);
+  const kinds = events.map((e) => e.event);
+  assert.equal(kinds[0], 'start');
+  assert.equal(kinds[kinds.length - 1], 'end');
+  const start = events[0];
+  const end = events[events.length - 1];
+  assert.equal(start.startedAt, 2000);
+  assert.equal(start.t, 2600, 'start only after the minimum duration');
+  assert.ok(end.lastMotionAt !== undefined && end.lastMotionAt >= 4800 && end.lastMotionAt <= 5200, `lastMotionAt ${end.lastMotionAt}`);
+  assert.equal(end.t - (end.lastMotionAt as number), 1000, 'end after the end delay');
+  const updates = events.filter((e) => e.event === 'update');
+  assert.ok(updates.length >= 1 && updates.length <= 3, `${updates.length} updates`);
+  for (let k = 1; k < updates.length; k++) assert.ok(updates[k].t - updates[k - 1].t >= 1000);
+  // Too short: 2 frames of motion with a 600 ms minimum is nothing.
+  const blip = Array.from({ length: 20 }, (_, i) => scene(i * 200, { rects: i === 8 || i === 9 ? [{ x: 100, y: 60, w: 30, h: 40, v: 240 }] : [] }));
+  assert.deepEqual(feed(new MotionDetector({ minDuration: 600 }), blip), []);
+  // reset during motion ends the event; a clock jumping back does too.
+  const d2 = new MotionDetector({ minDuration: 0 });
+  feed(d2, frames.slice(0, 15));
+  assert.ok(d2.inMotion);
+  const r = d2.reset();
+  assert.equal(r.length, 1);
+  assert.equal(r[0].event, 'end');
+  const d3 = new MotionDetector({ minDuration: 0 }, 'cam1');
+  feed(d3, frames.slice(0, 15));
+  const back = d3.push(scene(0));
+  assert.equal(back[0]?.event, 'end');
+  assert.equal(back[0]?.camera, 'cam1');
+  assert.ok(!d3.inMotion);
+});
