@@ -30,8 +30,8 @@ function toLine(e: MotionEvent): string {
 async function main(argv: string[]): Promise<void> {
   let file: string | undefined;
   let config: Record<string, unknown> = {};
-  let fps = 5;
-  let width = 320;
+  let fps: number | undefined;
+  let width: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => { const v = argv[++i]; if (v === undefined) fail(`${a} needs a value\n${USAGE}`); return v; };
@@ -50,11 +50,11 @@ async function main(argv: string[]): Promise<void> {
     else fail(`only one FILE, got also ${a}`);
   }
   if (!file) fail(USAGE);
-  // fps and width may also come inside the config JSON, to keep one settings object.
-  if (typeof config.fps === 'number') { fps = config.fps; delete config.fps; }
-  if (typeof config.width === 'number') { width = config.width; delete config.width; }
+  // fps and width may also come inside the config JSON, to keep one settings object; flags win.
+  if (config.fps !== undefined) { fps ??= Number(config.fps); delete config.fps; }
+  if (config.width !== undefined) { width ??= Number(config.width); delete config.width; }
   try {
-    await detectFile(file, config, { fps, width, onEvent: (e) => process.stdout.write(`${toLine(e)}\n`) });
+    await detectFile(file, config, { fps: fps ?? 5, width: width ?? 320, onEvent: (e) => process.stdout.write(`${toLine(e)}\n`) });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof RangeError) fail(`bad setting: ${e.message}`);
     fail((e as Error).message, 1);

@@ -31,6 +31,8 @@ export interface ClipSpec {
   steps: Array<{ at: number; brightness: number }>;
   /** Linear exposure ramps: brightness goes from its level at `from` up by `by` until `to`, then stays. */
   ramps: Array<{ from: number; to: number; by: number }>;
+  /** Gain steps (a light switched, exposure jump): from `at` on, luma is multiplied by factor (and shifted by add). */
+  gains?: Array<{ at: number; factor: number; add?: number }>;
   /** Temporal noise strength (ffmpeg noise alls), 0 = none. */
   noise: number;
 }
@@ -61,7 +63,15 @@ export const STANDARD_SCENE: ClipSpec = {
 };
 
 /** A quiet scene: the textured background with noise, a brightness step and a ramp, no object. */
-export const QUIET_SCENE: ClipSpec = { ...STANDARD_SCENE, duration: 12, objects: [], steps: [{ at: 3, brightness: 0.2 }, { at: 6, brightness: -0.25 }], ramps: [{ from: 8, to: 10, by: 0.25 }], noise: 24 };
+export const QUIET_SCENE: ClipSpec = {
+  ...STANDARD_SCENE,
+  duration: 16,
+  objects: [],
+  steps: [{ at: 3, brightness: 0.2 }, { at: 6, brightness: -0.25 }],
+  ramps: [{ from: 8, to: 10, by: 0.25 }],
+  gains: [{ at: 12, factor: 1.5, add: -40 }, { at: 14, factor: 0.6 }],
+  noise: 24,
+};
 
 function brightnessExpr(spec: ClipSpec): string {
   const parts: string[] = [];
@@ -88,7 +98,8 @@ export async function makeClip(dir: string, name: string, spec: ClipSpec = STAND
     last = `o${k}`;
   });
   const noise = spec.noise > 0 ? `,noise=alls=${spec.noise}:allf=t` : '';
-  graph.push(`[${last}]eq=eval=frame:brightness='${brightnessExpr(spec)}'${noise},format=yuv420p[out]`);
+  const gains = (spec.gains ?? []).map((g) => `,lutyuv=y='clip(val*${g.factor}+${g.add ?? 0},0,255)':enable='gte(t,${g.at})'`).join('');
+  graph.push(`[${last}]eq=eval=frame:brightness='${brightnessExpr(spec)}'${gains}${noise},format=yuv420p[out]`);
   const path = join(dir, `${name}.mp4`);
   await run('ffmpeg', ['-v', 'error', '-y', ...inputs, '-filter_complex', graph.join(';'), '-map', '[out]',
     '-t', String(duration), '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', '-g', String(fps * 2), path]);
@@ -96,7 +107,7 @@ export async function makeClip(dir: string, name: string, spec: ClipSpec = STAND
     path,
     spec,
     motion: spec.objects.map((o) => ({ start: o.start, end: o.end })),
-    globalChanges: [...spec.steps.map((s) => s.at), ...spec.ramps.map((r) => r.from)].sort((a, b) => a - b),
+    globalChanges: [...spec.steps.map((s) => s.at), ...spec.ramps.map((r) => r.from), ...(spec.gains ?? []).map((g) => g.at)].sort((a, b) => a - b),
   };
 }
 

@@ -1,0 +1,120 @@
+// The detector against video with known ground truth (made by ffmpeg here) and
+// real footage (OpenCV's samples), through the mantis-detect CLI and detectFile.
+import { before, after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { makeClip, STANDARD_SCENE, QUIET_SCENE, type TruthClip } from './helpers/clips';
+import { repoRoot, tempDir } from './helpers/paths';
+import { detectFile } from '../lib/motion/detect-file';
+import type { MotionEvent } from '../lib/motion/event';
+
+const run = promisify(execFile);
+const DATA = '/usr/share/doc/opencv-doc/examples/data';
+const CLI = join(repoRoot, 'dist', 'bin', 'mantis-detect.js');
+
+interface Line { event: 'start' | 'update' | 'end'; t: number; startedAt: number; score: number; zones: string[]; lastMotionAt?: number; boxes: unknown[] }
+
+async function cli(file: string, ...args: string[]): Promise<Line[]> {
+  const { stdout } = await run(process.execPath, [CLI, file, ...args], { maxBuffer: 16 << 20 });
+  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+}
+
+/** Every truth interval has a start within 0.5 s and an end after it; no other start. */
+function assertMatches(events: Line[], truth: Array<{ start: number; end: number }>, globalChanges: number[]): void {
+  const starts = events.filter((e) => e.event === 'start');
+  const ends = events.filter((e) => e.event === 'end');
+  const summary = JSON.stringify(events.filter((e) => e.event !== 'update').map((e) => [e.event, e.startedAt, e.t]));
+  assert.equal(starts.length, truth.length, `expected ${truth.length} events, got ${summary}`);
+  assert.equal(ends.length, starts.length, summary);
+  truth.forEach((iv, k) => {
+    const s = starts[k];
+    assert.ok(Math.abs(s.startedAt - iv.start) <= 0.5, `interval ${k}: motion from ${iv.start} s, detected from ${s.startedAt} s (${summary})`);
+    const e = ends[k];
+    assert.equal(e.startedAt, s.startedAt);
+    assert.ok(e.lastMotionAt !== undefined && e.lastMotionAt >= iv.end - 0.5 && e.lastMotionAt <= iv.end + 1, `interval ${k}: motion until ${iv.end} s, last seen ${e.lastMotionAt} s (${summary})`);
+  });
+  for (const g of globalChanges) {
+    assert.ok(!starts.some((s) => Math.abs(s.startedAt - g) < 0.5 && !truth.some((iv) => Math.abs(iv.start - g) < 0.5)), `an event at the global change at ${g} s`);
+  }
+}
+
+let dir: string;
+let scene: TruthClip;
+let quiet: TruthClip;
+
+before(async () => {
+  dir = tempDir('motion-clips');
+  [scene, quiet] = await Promise.all([makeClip(dir, 'scene', STANDARD_SCENE), makeClip(dir, 'quiet', QUIET_SCENE)]);
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('CLI: every motion interval of the ground-truth clip, nothing from brightness steps, ramp or noise', async () => {
+  const events = await cli(scene.path);
+  assertMatches(events, scene.motion, scene.globalChanges);
+  for (const e of events) assert.ok(e.score > 0.003 && e.score < 0.2, `score ${e.score}`);
+  // Boxes: the first object is a 30x50 box at y=90 of 240 px.
+  const first = events[0].boxes[0] as { x: number; y: number; w: number; h: number };
+  assert.ok(Math.abs(first.y - 90 / 240) < 0.03 && Math.abs(first.h - 50 / 240) < 0.05, JSON.stringify(first));
+});
+
+test('CLI: a quiet scene with noise, brightness steps, an exposure ramp and gain steps has no event', async () => {
+  assert.deepEqual(await cli(quiet.path), []);
+});
+
+test('CLI: settings from --config (zones, fps, width) and clear errors', async () => {
+  const zones = [{ name: 'left', points: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] }, { name: 'bottom', points: [[0, 0.6], [1, 0.6], [1, 1], [0, 1]] }];
+  const events = await cli(scene.path, '--config', JSON.stringify({ zones, fps: 10, width: 160 }), '--fps', '4');
+  const starts = events.filter((e) => e.event === 'start');
+  // Object 1 starts on the left (middle rows); object 2 starts top right (no zone) and counts once it
+  // crosses into the left half at 11 s; object 3 is bottom left.
+  assert.deepEqual(starts.map((s) => s.zones), [['left'], ['left'], ['left', 'bottom']], JSON.stringify(starts));
+  assert.deepEqual(starts.map((s) => Math.round(s.startedAt)), [2, 11, 21], JSON.stringify(starts));
+  // --fps 4 wins over the config's fps 10: frame times are multiples of 0.25 s.
+  for (const e of events) assert.equal((e.t * 4) % 1, 0, `t ${e.t} is not on a 4 fps frame`);
+  await assert.rejects(run(process.execPath, [CLI, scene.path, '--config', '{"threshold":0}']), (err: { code?: number; stderr?: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr ?? '', /threshold: 0 is out of range 1\.\.254/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [CLI, join(dir, 'missing.mp4')]), (err: { code?: number; stderr?: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stderr ?? '', /ffmpeg failed on .*missing\.mp4/);
+    return true;
+  });
+});
+
+test('vtest.avi (people walking all the time) is motion from the start to the end', async () => {
+  const events: MotionEvent[] = [];
+  const { info } = await detectFile(join(DATA, 'vtest.avi'), {}, { onEvent: (e) => events.push(e) });
+  assert.equal(info.width, 320);
+  const starts = events.filter((e) => e.event === 'start');
+  assert.ok(starts.length >= 1, 'no motion in vtest.avi');
+  assert.ok(starts[0].startedAt <= 2000, `first motion at ${starts[0].startedAt} ms`);
+  // Motion covers nearly all of the 79.5 s.
+  let covered = 0;
+  let open = -1;
+  for (const e of events) {
+    if (e.event === 'start') open = e.startedAt;
+    if (e.event === 'end' && open >= 0) { covered += (e.lastMotionAt ?? e.t) - open; open = -1; }
+  }
+  assert.ok(covered > 0.8 * 79_500, `motion covers only ${covered} ms`);
+  assert.ok(events.some((e) => e.event === 'update' && e.boxes.length >= 2), 'several people, several boxes');
+});
+
+test('tree.avi: a mask over the swaying tree silences it; without it the leaves are motion; the hand is found', async () => {
+  const tree = join(DATA, 'tree.avi');
+  // The first 22 s are leaves only (a hand enters at about 23 s). Sensitive settings to make the leaves count.
+  const sensitive = { threshold: 15 };
+  const leaves = await detectFile(tree, sensitive, { duration: 22 });
+  assert.ok(leaves.events.some((e) => e.event === 'start'), 'swaying leaves gave no event without a mask');
+  const masked = await detectFile(tree, { ...sensitive, masks: [[[0.12, 0], [1, 0], [1, 1], [0.12, 1]]] }, { duration: 22 });
+  assert.deepEqual(masked.events, [], 'events with the tree masked');
+  // Default settings over the whole clip: the hand (23..29 s, a fifth of the frame) is motion.
+  const all = await detectFile(tree, {});
+  const big = all.events.find((e) => e.event !== 'end' && e.t >= 23_000 && e.score > 0.05);
+  assert.ok(big, `the hand was not seen: ${JSON.stringify(all.events.map((e) => [e.event, e.t, e.score]))}`);
+});
