@@ -33,6 +33,9 @@ export interface DiscoveryMessage {
   payload: string;
 }
 
+// No "qos" in the configs: HA's default 0 for commands. A QoS 1 command makes the broker send HA a
+// PUBACK right before the state it answers, and with Nagle on the broker's socket that state then waits
+// for HA's delayed ACK (~40 ms). Mantis's own state publishes are QoS 1 and retained.
 export const ORIGIN = { name: 'Mantis', support_url: 'https://github.com/mantis-alarm/node-red-mantis' };
 
 /** Topic- and id-safe form of a name: HA object ids allow [a-zA-Z0-9_-]. */
@@ -139,7 +142,7 @@ export function entityDiscovery(o: DiscoveryOptions): DiscoveryMessage[] {
   const origin = { ...ORIGIN, sw_version: o.swVersion };
   return entities(o).map((e) => ({
     topic: `${prefix}/${e.platform}/${o.deviceId}/${e.objectId}/config`,
-    payload: JSON.stringify({ ...e.config, ...availabilityBlock(o.availability), device: dev, origin, qos: 1 }),
+    payload: JSON.stringify({ ...e.config, ...availabilityBlock(o.availability), device: dev, origin }),
   }));
 }
 
@@ -155,7 +158,6 @@ export function deviceDiscovery(o: DiscoveryOptions): DiscoveryMessage {
       origin: { ...ORIGIN, sw_version: o.swVersion },
       components: cmps,
       ...availabilityBlock(o.availability),
-      qos: 1,
     }),
   };
 }

@@ -48,10 +48,10 @@ export class Recorder {
     client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload, retain: packet.retain }));
   }
 
-  static async connect(url: string, topics: string[], opts: IClientOptions = {}): Promise<Recorder> {
+  static async connect(url: string, topics: string[], opts: IClientOptions = {}, qos: 0 | 1 = 1): Promise<Recorder> {
     const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, ...opts });
     const r = new Recorder(client);
-    if (topics.length) await client.subscribeAsync(topics, { qos: 1 });
+    if (topics.length) await client.subscribeAsync(topics, { qos });
     return r;
   }
 
@@ -71,8 +71,8 @@ export class Recorder {
 
   clear(): void { this.messages.length = 0; }
 
-  async publish(topic: string, payload: string, retain = false): Promise<void> {
-    await this.client.publishAsync(topic, payload, { qos: 1, retain });
+  async publish(topic: string, payload: string, retain = false, qos: 0 | 1 = 1): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos, retain });
   }
 
   async end(): Promise<void> { await this.client.endAsync(true); }
