@@ -17,26 +17,34 @@ export async function run(report: Report): Promise<void> {
       const top = Math.floor((f.height - height) / 2);
       return { ...f, height, data: f.data.slice(top * width, (top + height) * width) };
     });
+    // CPU time of this process rather than wall time, so other work on the machine
+    // (the figure is taken on a shared 2-core box) does not count; wall time is reported beside it.
     const runs: number[] = [];
+    const walls: number[] = [];
     let events = 0;
-    for (let r = 0; r < 7; r++) {
+    for (let r = 0; r < 9; r++) {
       const det = new MotionDetector({});
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       for (const f of frames) events += det.push(f).length;
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r > 0) runs.push(ms / frames.length); // the first run warms up the JIT
+      const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+      const c = process.cpuUsage(c0);
+      if (r === 0) continue; // the first run warms up the JIT
+      runs.push((c.user + c.system) / 1000 / frames.length);
+      walls.push(wall / frames.length);
     }
-    runs.sort((a, b) => a - b);
-    const median = runs[Math.floor(runs.length / 2)];
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     report({
       name: `detector_ms_per_frame_${width}x${height}`,
-      value: Number(median.toFixed(4)),
+      value: Number(median(runs).toFixed(4)),
       unit: 'ms',
+      wall_ms: Number(median(walls).toFixed(4)),
       target: width === 320 ? 0.3 : undefined,
       frames: frames.length,
       runs: runs.length,
       events,
       source: 'vtest.avi',
+      measure: 'process CPU time per frame, median of 8 runs',
     });
   }
 }

@@ -64,15 +64,39 @@ test('config: defaults, overrides and clear errors', () => {
   assert.throws(() => validateConfig({ masks: '[[[0,0],[2,0],[1,1]]]' }), /masks\[0\]: point 1 \[2, 0\] is outside 0\.\.1/);
   assert.throws(() => validateConfig({ masks: '[[[0,0' }), /masks: not valid JSON/);
   // Editor fields: percent and seconds.
-  const e = configFromEditor({ threshold: '20', minArea: '1.5', minDuration: '0.5', endDelay: '3', updateInterval: '', zones: '', masks: '', advanced: '{"blur":2}' });
+  const e = configFromEditor({ threshold: '20', minArea: '1.5', minDuration: '0.5', endDelay: '3', updateInterval: '', zones: '', masks: '', advanced: '{"blur":3}' });
   assert.equal(e.threshold, 20);
   assert.equal(e.minArea, 0.015);
   assert.equal(e.minDuration, 500);
   assert.equal(e.endDelay, 3000);
   assert.equal(e.updateInterval, DEFAULT_CONFIG.updateInterval);
-  assert.equal(e.blur, 2);
+  assert.equal(e.blur, 3);
+  assert.throws(() => validateConfig({ blur: 4 }), /blur: 4 must be 1 \(none\), 2 or odd/);
   assert.throws(() => configFromEditor({ minArea: 'lots' }), /min area %: "lots" is not a number/);
   assert.throws(() => configFromEditor({ advanced: '{"nope":1}' }), /unknown motion setting "nope"/);
+});
+
+test('the one-pass shrink+blur gives the same pixels as shrink, then blur', () => {
+  const f = scene(0, { noise: 30 });
+  const fast = new FrameAnalyzer(validateConfig({}));
+  fast.analyze(f.data, W, H);
+  // The same bytes at an odd offset cannot be read 32 bits at a time: the general path runs.
+  const shifted = new Uint8Array(W * H + 1).subarray(1);
+  shifted.set(f.data);
+  const slow = new FrameAnalyzer(validateConfig({}));
+  slow.analyze(shifted, W, H);
+  const px = (a: FrameAnalyzer) => (a as unknown as { blurred: Uint8Array }).blurred;
+  assert.equal(px(fast).length, (W / 2) * (H / 2));
+  // The general path rounds twice (after shrinking, after blurring), the one-pass path once.
+  let worst = 0;
+  for (let i = 0; i < px(fast).length; i++) worst = Math.max(worst, Math.abs(px(fast)[i] - px(slow)[i]));
+  assert.ok(worst <= 1, `pixels differ by up to ${worst}`);
+  // And it is the 4x4 mean of the frame at (2x, 2y).
+  const x = 37;
+  const y = 21;
+  let sum = 0;
+  for (let dy = 0; dy < 4; dy++) for (let dx = 0; dx < 4; dx++) sum += f.data[(2 * y + dy) * W + 2 * x + dx];
+  assert.ok(Math.abs(px(fast)[y * (W / 2) + x] - sum / 16) <= 1);
 });
 
 test('polygons: point test, rasterized area, parsing', () => {

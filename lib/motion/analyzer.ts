@@ -7,6 +7,8 @@ import type { Box } from './event';
 import type { MotionConfig } from './config';
 import { rasterizePolygon } from './polygon';
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** One connected blob of changed pixels, in pixels (inclusive bounds). */
 export interface Blob {
   x0: number; y0: number; x1: number; y1: number;
@@ -40,6 +42,8 @@ export class FrameAnalyzer {
   private width = 0;
   private height = 0;
   private small = new Uint8Array(0);
+  private sumRowA = new Uint16Array(0);
+  private sumRowB = new Uint16Array(0);
   private hsum = new Uint16Array(0);
   private colSum = new Int32Array(0);
   private blurred = new Uint8Array(0);
@@ -98,6 +102,8 @@ export class FrameAnalyzer {
     this.width = width;
     this.height = height;
     this.small = new Uint8Array(k > 1 ? n : 0);
+    this.sumRowA = new Uint16Array(width);
+    this.sumRowB = new Uint16Array(width);
     this.hsum = new Uint16Array(n);
     this.colSum = new Int32Array(width);
     this.blurred = new Uint8Array(n);
@@ -124,7 +130,7 @@ export class FrameAnalyzer {
     if (frameW !== this.frameW || frameH !== this.frameH) this.resize(frameW, frameH);
     const width = this.width;
     const height = this.height;
-    this.blur(this.scale > 1 ? this.shrink(data) : data);
+    this.smooth(data);
     if (!this.hasBackground || this.activeCount === 0) {
       this.bg.set(this.blurred);
       this.hasBackground = true;
@@ -163,6 +169,59 @@ export class FrameAnalyzer {
     return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset };
   }
 
+  /** Shrink and blur the frame into `blurred`. */
+  private smooth(data: Uint8Array): void {
+    if (this.scale === 2 && this.cfg.blur === 2 && LITTLE_ENDIAN && this.frameW % 4 === 0 && data.byteOffset % 4 === 0 && this.width >= 2) {
+      this.shrink2blur2(data);
+    } else {
+      this.blur(this.scale > 1 ? this.shrink(data) : data);
+    }
+  }
+
+  /** Sums of 2×2 blocks of working row y (frame rows 2y, 2y+1), four pixels per 32-bit load. */
+  private blockSums(words: Uint32Array, src: Uint8Array, y: number, out: Uint16Array): void {
+    const fw = this.frameW;
+    const w = this.width;
+    const wordsPerRow = fw >> 2;
+    let i = 2 * y * wordsPerRow;
+    let j = i + wordsPerRow;
+    const pairs = w >> 1;
+    for (let x = 0, o = 0; x < pairs; x++, i++, j++, o += 2) {
+      const a = words[i];
+      const b = words[j];
+      // Pair sums land in two 16-bit lanes; the two rows are added lane-wise.
+      const sum = (a & 0x00ff00ff) + ((a >>> 8) & 0x00ff00ff) + (b & 0x00ff00ff) + ((b >>> 8) & 0x00ff00ff);
+      out[o] = sum & 0xffff;
+      out[o + 1] = sum >>> 16;
+    }
+    if (w & 1) {
+      const r0 = 2 * y * fw + 2 * (w - 1);
+      out[w - 1] = src[r0] + src[r0 + 1] + src[r0 + fw] + src[r0 + fw + 1];
+    }
+  }
+
+  /**
+   * The default path in one pass: 2×2 block sums of two working rows, then a 2×2 box
+   * over them, i.e. a 4×4 average of the frame every 2 pixels (last row and column repeated).
+   */
+  private shrink2blur2(src: Uint8Array): void {
+    const w = this.width;
+    const h = this.height;
+    const words = new Uint32Array(src.buffer, src.byteOffset, (this.frameW * this.frameH) >> 2);
+    let a = this.sumRowA;
+    let b = this.sumRowB;
+    const out = this.blurred;
+    this.blockSums(words, src, 0, a);
+    for (let y = 0, row = 0; y < h; y++, row += w) {
+      if (y + 1 < h) this.blockSums(words, src, y + 1, b);
+      else b.set(a);
+      const last = w - 1;
+      for (let x = 0; x < last; x++) out[row + x] = (a[x] + a[x + 1] + b[x] + b[x + 1] + 8) >> 4;
+      out[row + last] = (2 * (a[last] + b[last]) + 8) >> 4;
+      const t = a; a = b; b = t;
+    }
+  }
+
   /** Averages scale×scale blocks of the frame into `small`. */
   private shrink(src: Uint8Array): Uint8Array {
     const k = this.scale;
@@ -192,16 +251,43 @@ export class FrameAnalyzer {
     return out;
   }
 
-  /** Separable box blur with replicated borders, integer sums; result in `blurred`. */
+  /** Box blur of cfg.blur × cfg.blur pixels (1 = none, 2, or odd), replicated borders, integer sums; result in `blurred`. */
   private blur(src: Uint8Array): void {
     const w = this.width;
     const h = this.height;
-    const r = this.cfg.blur;
-    if (r === 0) {
-      this.blurred.set(src);
+    const size = this.cfg.blur;
+    const out0 = this.blurred;
+    if (size <= 1 || w < 2 || h < 2) {
+      out0.set(src);
       return;
     }
+    if (size === 2) {
+      for (let y = 0, row = 0; y < h; y++, row += w) {
+        const down = y < h - 1 ? row + w : row;
+        const last = w - 1;
+        for (let x = 0; x < last; x++) out0[row + x] = (src[row + x] + src[row + x + 1] + src[down + x] + src[down + x + 1] + 2) >> 2;
+        out0[row + last] = (2 * (src[row + last] + src[down + last]) + 2) >> 2;
+      }
+      return;
+    }
+    const r = (size - 1) >> 1;
     const hs = this.hsum;
+    if (r === 1) {
+      // 3×3, without running sums: fewer loads and stores per pixel.
+      for (let y = 0, row = 0; y < h; y++, row += w) {
+        const end = row + w - 1;
+        hs[row] = 2 * src[row] + src[row + 1];
+        for (let i = row + 1; i < end; i++) hs[i] = src[i - 1] + src[i] + src[i + 1];
+        hs[end] = src[end - 1] + 2 * src[end];
+      }
+      const out = this.blurred;
+      for (let y = 0, row = 0; y < h; y++, row += w) {
+        const up = y > 0 ? row - w : row;
+        const down = y < h - 1 ? row + w : row;
+        for (let x = 0; x < w; x++) out[row + x] = ((hs[up + x] + hs[row + x] + hs[down + x]) * 7281 + 32768) >>> 16;
+      }
+      return;
+    }
     // Horizontal running sums. The three loops avoid bounds tests per pixel.
     for (let y = 0, row = 0; y < h; y++, row += w) {
       const first = src[row];
@@ -264,11 +350,11 @@ export class FrameAnalyzer {
     hist.fill(0);
     bandSum.fill(0);
     count.fill(0);
-    // Every other pixel of every other row: a statistic of the whole picture needs no more.
+    // Every 4th pixel of every other row: a statistic of the whole picture needs no more.
     let samples = 0;
     for (let y = 0; y < h; y += 2) {
       const end = y * w + w;
-      for (let i = y * w; i < end; i += 2) {
+      for (let i = y * w + (y & 2); i < end; i += 4) {
         if (act[i] === 0) continue;
         const g = bg[i];
         const band = (g | 0) >> 4;
@@ -331,18 +417,31 @@ export class FrameAnalyzer {
     const b = this.blurred;
     const rowCount = this.rowCount;
     let total = 0;
+    const all = this.activeCount === w * h;
     for (let y = 0, row = 0; y < h; y++, row += w) {
       let count = 0;
       const end = row + w;
-      for (let i = row; i < end; i++) {
-        const v = b[i];
-        const g = bg[i];
-        const e = v - gain * g - shift;
-        const c = (e > thr || e < -thr ? 1 : 0) & act[i];
-        raw[i] = c;
-        count += c;
-        // Changed pixels learn slowly, so a passing object leaves no ghost behind; one that stays is learnt in time.
-        bg[i] = g + (c === 0 ? lr : lrFg) * (v - g);
+      if (all) { // no masks or zones: no per-pixel test
+        for (let i = row; i < end; i++) {
+          const v = b[i];
+          const g = bg[i];
+          const e = v - gain * g - shift;
+          const c = e > thr || e < -thr ? 1 : 0;
+          raw[i] = c;
+          count += c;
+          // Changed pixels learn slowly, so a passing object leaves no ghost behind; one that stays is learnt in time.
+          bg[i] = g + (c === 0 ? lr : lrFg) * (v - g);
+        }
+      } else {
+        for (let i = row; i < end; i++) {
+          const v = b[i];
+          const g = bg[i];
+          const e = v - gain * g - shift;
+          const c = (e > thr || e < -thr ? 1 : 0) & act[i];
+          raw[i] = c;
+          count += c;
+          bg[i] = g + (c === 0 ? lr : lrFg) * (v - g);
+        }
       }
       rowCount[y] = count;
       total += count;

@@ -5,7 +5,8 @@ import { parsePolygons, parseZones, type Polygon, type Zone } from './polygon';
 export interface MotionConfig {
   /** The frame is shrunk by this factor (averaging blocks) before anything else; pixel settings below are at that size. */
   downscale: number;
-  /** Box blur radius in pixels (0 = none); the window is 2r+1 wide. Smooths sensor noise. */
+  /** Box blur width in working pixels: 1 = none, 2, or odd (3, 5, ...). Smooths sensor noise.
+   *  With downscale 2, blur 2 averages 4×4 frame pixels around each working pixel. */
   blur: number;
   /** Share of the background replaced by each new frame (0..1). 0.05 at 5 fps follows a change in ~4 s. */
   learningRate: number;
@@ -39,7 +40,7 @@ export interface MotionConfig {
 
 export const DEFAULT_CONFIG: Readonly<MotionConfig> = Object.freeze({
   downscale: 2,
-  blur: 1,
+  blur: 2,
   learningRate: 0.05,
   foregroundLearningRate: 0.005,
   threshold: 25,
@@ -60,7 +61,7 @@ export { ConfigError };
 type NumberKey = Exclude<keyof MotionConfig, 'zones' | 'masks'>;
 const RANGES: Record<NumberKey, { min: number; max: number; integer?: boolean; what: string }> = {
   downscale: { min: 1, max: 8, integer: true, what: 'shrink factor before detection' },
-  blur: { min: 0, max: 7, integer: true, what: 'blur radius in pixels' },
+  blur: { min: 1, max: 15, integer: true, what: 'blur box width in pixels: 1 (none), 2 or odd' },
   learningRate: { min: 0.0001, max: 1, what: 'learning rate (fraction per frame)' },
   foregroundLearningRate: { min: 0, max: 1, what: 'learning rate of changed pixels (fraction per frame)' },
   threshold: { min: 1, max: 254, integer: true, what: 'pixel threshold (0..255 scale)' },
@@ -104,6 +105,7 @@ export function validateConfig(input: unknown = {}): MotionConfig {
       throw new ConfigError(`unknown motion setting "${key}" (known: ${[...Object.keys(RANGES), 'zones', 'masks'].join(', ')})`);
     }
   }
+  if (out.blur > 2 && out.blur % 2 === 0) throw new ConfigError(`blur: ${out.blur} must be 1 (none), 2 or odd (a box centred on the pixel)`);
   if (out.minBlob > out.minArea && out.minArea > 0) out.minBlob = out.minArea;
   return out;
 }
