@@ -7,6 +7,8 @@ import { loadXmpp, type XElement, type XmlFactory, type XmppClient } from './xmp
 import { Omemo, NS_OMEMO, NODE_DEVICELIST, nodeBundle, isTrusted, type Bundle, type EncryptedMessage } from './omemo';
 import { fingerprint, type TrustState } from './store';
 import { encryptFile, aesgcmLink } from './aesgcm';
+import { Outbox, PermanentSendError } from '../chat/outbox';
+import { join } from 'node:path';
 import { parseCommand, isCommandError, isAdminCommand, HELP_TEXT, type ChatCommand } from '../chat/commands';
 
 export interface XmppAccountConfig {
@@ -36,6 +38,12 @@ export interface CommandEvent {
 
 export interface RefusedEvent { from: string; device?: number; reason: string; text?: string }
 
+/** One queued alert for one recipient (Buffers survive the outbox's disk round trip). */
+export type OutContent =
+  | { kind: 'text'; text: string }
+  | { kind: 'file'; data: Buffer; mimetype: string; filename: string; thumbnail?: Buffer };
+export type OutItem = OutContent & { to: string };
+
 export interface DeviceInfo { jid: string; device: number; fingerprint: string; trust: TrustState; own: boolean }
 
 const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
@@ -56,10 +64,44 @@ export class XmppAccount extends EventEmitter {
   private retryTimer?: NodeJS.Timeout;
   private online = false;
   private exited = false;
+  readonly outbox: Outbox<OutItem>;
 
   constructor(readonly cfg: XmppAccountConfig) {
     super();
     this.omemo = new Omemo(cfg.storeDir);
+    this.outbox = new Outbox<OutItem>(join(cfg.storeDir, 'outbox'), (item) => this.deliver(item), { minDelayMs: 500, maxDelayMs: 30_000 });
+  }
+
+  get queueLength(): number { return this.outbox.length; }
+
+  /** Queues a message durably (one item per recipient) and lets the outbox send it in order. */
+  async queue(to: string[], item: OutContent): Promise<void> {
+    for (const jid of to) await this.outbox.enqueue({ ...item, to: bare(jid) });
+  }
+
+  private async deliver(item: OutItem): Promise<void> {
+    if (!this.online) throw new Error('not connected');
+    if (item.kind === 'text') { await this.sendEncrypted(item.to, item.text); return; }
+    const what = item.mimetype.startsWith('video/') ? 'clip' : 'picture';
+    if (!this.upload) {
+      this.emit('media-problem', 'no upload service');
+      await this.sendEncrypted(item.to, `(a ${what} was taken, but the XMPP server has no file upload service to send it)`);
+      return;
+    }
+    const tooBig = item.data.length + 16 > this.upload.maxSize;
+    if (tooBig && item.thumbnail && item.thumbnail.length + 16 <= this.upload.maxSize) {
+      this.emit('media-problem', `${what} too large, sent snapshot`);
+      await this.sendEncrypted(item.to, `(the ${what} is larger than the server's upload limit; here is its snapshot)`);
+      await this.sendFile(item.to, item.thumbnail, 'snapshot.jpg');
+      return;
+    }
+    if (tooBig) {
+      this.emit('media-problem', `${what} too large for upload`);
+      await this.sendEncrypted(item.to, `(the ${what} is larger than the server's upload limit of ${this.upload.maxSize} bytes)`);
+      return;
+    }
+    await this.sendFile(item.to, item.data, item.filename);
+    this.emit('media-problem', '');
   }
 
   get jid(): string { return bare(this.cfg.jid); }
@@ -70,12 +112,17 @@ export class XmppAccount extends EventEmitter {
     await this.omemo.init();
     this.omemo.ownJid = this.jid;
     this.omemo.on('bundle', (b: Bundle) => { void this.publishBundle(b).catch((e: Error) => this.emit('warn', `bundle publish: ${e.message}`)); });
+    this.outbox.on('change', (n: number) => this.emit('queue', n));
+    this.outbox.on('dropped', (item: OutItem, e: Error) => this.emit('dropped', item.to, e.message));
+    this.outbox.start();
     void this.connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    this.outbox.stop();
+    this.outbox.removeAllListeners('change');
     this.omemo.removeAllListeners('bundle');
     await this.teardown();
     this.setState('stopped');
@@ -127,6 +174,7 @@ export class XmppAccount extends EventEmitter {
     x.reconnect.stop();
     x.streamManagement.requestAckInterval = 15_000;
     x.streamManagement.timeout = 20_000;
+    x.streamManagement.requestAckDebounce = 50; // the outbox waits for the ack of each alert
     let failed = false;
     const fail = (why: string): void => {
       if (failed || this.x !== x) return;
@@ -167,6 +215,7 @@ export class XmppAccount extends EventEmitter {
     this.online = true;
     this.setState('online');
     this.emit('online');
+    this.outbox.retryNow();
   }
 
   private iq(type: 'get' | 'set', to: string | undefined, child: XElement, timeout = 15_000): Promise<XElement> {
@@ -290,7 +339,7 @@ export class XmppAccount extends EventEmitter {
       const name = (h.attrs.name ?? '').replace(/[\r\n]/g, '');
       if (/^(authorization|cookie|expires)$/i.test(name)) headers[name] = h.text().replace(/[\r\n]/g, '');
     }
-    const r = await fetch(put.attrs.url, { method: 'PUT', headers, body: enc.ciphertext });
+    const r = await fetch(put.attrs.url, { method: 'PUT', headers, body: new Uint8Array(enc.ciphertext) });
     if (!r.ok) throw new Error(`upload failed: HTTP ${r.status}`);
     return aesgcmLink(get, enc.iv, enc.key);
   }
@@ -331,13 +380,20 @@ export class XmppAccount extends EventEmitter {
     if (!this.online) throw new Error('not connected');
     const jid = bare(to);
     const [theirs, ours] = await Promise.all([this.deviceList(jid), this.deviceList(this.jid).catch(() => [] as number[])]);
-    if (!theirs.length) throw new Error(`${jid} has no OMEMO devices`);
+    // Retrying would block every later alert: these need the owner to act.
+    if (!theirs.length) throw new PermanentSendError(`${jid} has no OMEMO devices`);
     const targets = [{ jid, devices: theirs }];
     const own = ours.filter((d) => d !== this.omemo.deviceId);
     if (own.length && jid !== this.jid) targets.push({ jid: this.jid, devices: own });
-    const rep = await this.omemo.encrypt(Buffer.from(body, 'utf8'), targets, (j, d) => this.fetchBundle(j, d));
+    let rep;
+    try {
+      rep = await this.omemo.encrypt(Buffer.from(body, 'utf8'), targets, (j, d) => this.fetchBundle(j, d));
+    } catch (e) {
+      if (this.online && /no device to encrypt for/.test((e as Error).message)) throw new PermanentSendError((e as Error).message);
+      throw e;
+    }
     if (!rep.message.keys.some((k) => theirs.includes(k.rid))) {
-      throw new Error(`no trusted device of ${jid} (${rep.skipped.map((s) => `${s.device}: ${s.reason}`).join('; ')})`);
+      throw new PermanentSendError(`no trusted device of ${jid} (${rep.skipped.map((s) => `${s.device}: ${s.reason}`).join('; ')})`);
     }
     const xml = this.xml!;
     const msg = xml('message', { to: jid, type: 'chat', id: randomUUID() },

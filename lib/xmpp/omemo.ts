@@ -78,7 +78,7 @@ export class Omemo extends EventEmitter {
         preKeys,
       });
     }
-    this.store.onPreKeyRemoved = () => { this.pendingRefill = true; };
+    this.store.onPreKeyRemoved = (id) => { this.pendingRefill = true; this.emit('prekey-used', id); };
   }
 
   private pendingRefill = false;

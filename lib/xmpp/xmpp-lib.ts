@@ -25,6 +25,7 @@ export interface StreamManagement extends EventEmitter {
   outbound_q: { stanza: XElement }[];
   timeout: number;
   requestAckInterval: number;
+  requestAckDebounce: number;
 }
 
 export interface XmppClient extends EventEmitter {

@@ -109,6 +109,7 @@ class Peer(ClientXMPP):
         self.done: asyncio.Future = asyncio.get_event_loop().create_future()
         self.stdin_started = False
         self.tasks: set = set()
+        self.arrivals = 0
 
     async def on_disconnected(self, _event: Any) -> None:
         if self.quitting:
@@ -138,10 +139,13 @@ class Peer(ClientXMPP):
     async def on_message(self, stanza: Message) -> None:
         if stanza["type"] not in ("chat", "normal"):
             return
+        # Handlers run concurrently; n records the order in which stanzas arrived.
+        self.arrivals += 1
+        n = self.arrivals
         xep_0384: XEP_0384 = self.plugin["xep_0384"]
         namespaces = xep_0384.is_encrypted(stanza)
         if not namespaces:
-            out({"type": "message", "from": stanza["from"].bare, "body": stanza["body"], "encrypted": False})
+            out({"type": "message", "from": stanza["from"].bare, "body": stanza["body"], "encrypted": False, "n": n})
             return
         # Was this a prekey message (a new session) for us?
         prekey = False
@@ -158,7 +162,7 @@ class Peer(ClientXMPP):
             return
         body = message["body"]
         out({"type": "message", "from": stanza["from"].bare, "body": body, "encrypted": True,
-             "namespaces": sorted(namespaces), "device": device.device_id, "prekey": prekey})
+             "namespaces": sorted(namespaces), "device": device.device_id, "prekey": prekey, "n": n})
         if body and body.startswith("aesgcm://"):
             self.tasks.add(asyncio.ensure_future(self.download(stanza["from"].bare, body)))
 

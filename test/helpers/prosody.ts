@@ -77,6 +77,7 @@ ${upload ? `disco_items = { { "${UPLOAD_DOMAIN}", "file upload" } }
 Component "${UPLOAD_DOMAIN}" "http_file_share"
   http_file_share_size_limit = ${this.opts.uploadLimit ?? 10 * 1024 * 1024}
   http_file_share_access = { "${PROSODY_DOMAIN}" }
+  http_host = "127.0.0.1"
 ` : ''}`;
     writeFileSync(this.config, lua);
   }
