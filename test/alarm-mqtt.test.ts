@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helper } from './helpers/node-red';
 import { Mosquitto, Recorder, retained } from './helpers/mosquitto';
-import { collect, loadPanel, panel } from './helpers/alarm-node-red';
+import { collect, coreMqttNode, loadPanel, panel } from './helpers/alarm-node-red';
+import { mantisNode } from './helpers/node-red';
 import { repoRoot, tempDir } from './helpers/paths';
 import { ServerProcess, waitFor, sleep } from './helpers/processes';
 import type { MotionEvent } from '../lib/motion/event';
@@ -224,6 +225,44 @@ describe('alarm-panel with Mosquitto', () => {
     await loadPanel({ mqttPort: mosq.port });
     await rec.waitFor(AVAIL, 'online');
     await rec.waitFor(STATE, 'armed_night');
+  });
+
+  test('a last will set in the broker\'s Messages tab becomes the availability topic', async () => {
+    settings();
+    await rec.client.subscribeAsync('nr/status', { qos: 1 });
+    await loadPanel({
+      mqttPort: mosq.port,
+      brokerExtra: {
+        willTopic: 'nr/status', willPayload: 'dead', willQos: '1', willRetain: 'true',
+        birthTopic: 'nr/status', birthPayload: 'alive', birthQos: '1', birthRetain: 'true',
+      },
+    });
+    await rec.waitFor('nr/status', 'alive');
+    const cfg = await waitFor(async () => (await retained(mosq.url, `homeassistant/alarm_control_panel/${DEV}/alarm/config`, 100)).values().next().value, 5000, 'discovery');
+    const p = JSON.parse(cfg.toString()) as { availability: unknown };
+    assert.deepEqual(p.availability, [{ topic: 'nr/status', payload_available: 'alive', payload_not_available: 'dead' }]);
+    await helper.unload();
+    await rec.waitFor('nr/status', 'dead');
+    await rec.publish('nr/status', '', true);
+  });
+
+  test('the example flow loads and answers', async () => {
+    settings();
+    const example = JSON.parse(readFileSync(join(repoRoot, 'examples', 'alarm-panel.json'), 'utf8')) as Array<Record<string, unknown>>;
+    const flow = example.map((n) => {
+      if (n.type === 'mqtt-broker') return { ...n, port: String(mosq.port) };
+      if (n.type === 'inject' || n.type === 'debug') return { id: n.id, z: n.z, type: 'helper', wires: n.wires };
+      return n;
+    });
+    await helper.load([coreMqttNode(), mantisNode('alarm-panel')], flow, { ap_panel: { code: '1234' } });
+    await rec.client.subscribeAsync('mantis/mantis_home/#', { qos: 1 });
+    await rec.waitFor('mantis/mantis_home/availability', 'online');
+    const state = collect('ap_dbg_state');
+    helper.getNode('ap_panel').receive({ payload: { command: 'arm', mode: 'away' } });
+    await rec.waitFor('mantis/mantis_home/alarm/state', 'arming');
+    helper.getNode('ap_panel').receive({ payload: 'disarm', code: '1234' });
+    await rec.waitFor('mantis/mantis_home/alarm/state', 'disarmed');
+    assert.deepEqual(state.map((m) => m.payload), ['arming', 'disarmed']);
   });
 
   for (const withMqttIn of [false, true]) {
