@@ -31,7 +31,7 @@ export class OmemoPeer {
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        try { this.events.push(JSON.parse(line) as PeerEvent); } catch { this.stderr += `(stdout) ${line}\n`; }
+        try { this.events.push({ ...(JSON.parse(line) as PeerEvent), at: performance.now() }); } catch { this.stderr += `(stdout) ${line}\n`; }
       }
     });
     this.child.stderr!.on('data', (b: Buffer) => { this.stderr = (this.stderr + b.toString()).slice(-20_000); });
