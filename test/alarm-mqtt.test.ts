@@ -265,24 +265,32 @@ describe('alarm-panel with Mosquitto', () => {
     assert.deepEqual(state.map((m) => m.payload), ['arming', 'disarmed']);
   });
 
-  for (const withMqttIn of [false, true]) {
-    test(`last will set by Mantis fires on kill -9 (${withMqttIn ? 'broker connected first by an mqtt in node' : 'panel connects the broker'})`, async () => {
+  const killCases = [
+    { nodeRed: 'node-red', withMqttIn: false, what: 'panel connects the broker' },
+    { nodeRed: 'node-red', withMqttIn: true, what: 'broker connected first by an mqtt in node' },
+    { nodeRed: 'node-red-4', withMqttIn: true, what: 'Node-RED 4.1, broker connected first' },
+  ];
+  for (const { nodeRed, withMqttIn, what } of killCases) {
+    test(`HA command, then the last will set by Mantis fires on kill -9 (${what})`, async () => {
       const dir = tempDir('alarm-child');
+      const dev = `mantis_kill_${nodeRed.replace(/\W/g, '')}_${withMqttIn ? 'in' : 'solo'}`;
       const child = new ServerProcess(process.execPath, [
         join(repoRoot, 'dist', 'test', 'helpers', 'alarm-node-red.js'),
-        JSON.stringify({ userDir: dir, mqttPort: mosq.port, deviceId: 'mantis_kill', withMqttIn }),
+        JSON.stringify({ userDir: dir, mqttPort: mosq.port, deviceId: dev, withMqttIn, nodeRed }),
       ]);
       try {
-        await rec.client.subscribeAsync('mantis/mantis_kill/#', { qos: 1 });
+        await rec.client.subscribeAsync(`mantis/${dev}/#`, { qos: 1 });
         await waitFor(() => child.output.includes('READY') || child.exited, 30_000, 'child Node-RED');
         assert.ok(!child.exited, child.output);
-        await rec.waitFor('mantis/mantis_kill/availability', 'online', 15_000);
-        rec.clear();
+        await rec.waitFor(`mantis/${dev}/availability`, 'online', 15_000);
         await sleep(300); // a reconnect to install the will would show up as a second "online"
+        await rec.publish(`mantis/${dev}/alarm/set`, '{"action":"ARM_AWAY","code":""}');
+        await rec.waitFor(`mantis/${dev}/alarm/state`, 'armed_away');
+        rec.clear();
         await child.kill9();
-        await rec.waitFor('mantis/mantis_kill/availability', 'offline', 5000);
-        const kept = await retained(mosq.url, 'mantis/mantis_kill/availability');
-        assert.equal(kept.get('mantis/mantis_kill/availability')?.toString(), 'offline', 'the will is retained');
+        await rec.waitFor(`mantis/${dev}/availability`, 'offline', 5000);
+        const kept = await retained(mosq.url, `mantis/${dev}/availability`);
+        assert.equal(kept.get(`mantis/${dev}/availability`)?.toString(), 'offline', 'the will is retained');
       } finally {
         await child.kill9();
       }

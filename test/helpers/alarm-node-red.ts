@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { helper, mantisNode, type TestNode } from './node-red';
 
 /** Node-RED's own mqtt-broker / mqtt in / mqtt out module, from the node-red package in use. */
-export function coreMqttNode(): unknown {
-  const nodesPkg = require.resolve('@node-red/nodes/package.json', { paths: [dirname(require.resolve('node-red/package.json'))] });
+export function coreMqttNode(nodeRedModule = 'node-red'): unknown {
+  const nodesPkg = require.resolve('@node-red/nodes/package.json', { paths: [dirname(require.resolve(`${nodeRedModule}/package.json`))] });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(join(dirname(nodesPkg), 'core', 'network', '10-mqtt.js'));
 }
@@ -52,8 +52,8 @@ export function panelFlow(o: PanelFlowOptions): Array<Record<string, unknown>> {
   return flow;
 }
 
-export async function loadPanel(o: PanelFlowOptions, code?: string): Promise<void> {
-  await helper.load([coreMqttNode(), mantisNode('alarm-panel')], panelFlow(o), code ? { p1: { code } } : {});
+export async function loadPanel(o: PanelFlowOptions, code?: string, nodeRedModule = 'node-red'): Promise<void> {
+  await helper.load([coreMqttNode(nodeRedModule), mantisNode('alarm-panel')], panelFlow(o), code ? { p1: { code } } : {});
 }
 
 /** Collects the messages a helper node receives. */
@@ -66,9 +66,11 @@ export function collect(id: string): Array<Record<string, unknown>> {
 export function panel(): TestNode { return helper.getNode('p1'); }
 
 if (require.main === module) {
-  const cfg = JSON.parse(process.argv[2] ?? '{}') as PanelFlowOptions & { userDir: string };
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as PanelFlowOptions & { userDir: string; nodeRed?: string };
+  // 'node-red-4' runs the same flow on Node-RED 4.1's runtime and its own 10-mqtt.js.
+  if (cfg.nodeRed) helper.init(require.resolve(cfg.nodeRed));
   helper.settings({ userDir: cfg.userDir, mqttReconnectTime: 500 });
-  loadPanel(cfg).then(() => process.stdout.write('READY\n'), (err: Error) => {
+  loadPanel(cfg, undefined, cfg.nodeRed).then(() => process.stdout.write('READY\n'), (err: Error) => {
     process.stderr.write(`${err.stack ?? String(err)}\n`);
     process.exit(1);
   });
