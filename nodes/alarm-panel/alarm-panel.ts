@@ -180,6 +180,7 @@ export = function (RED: NodeAPI): void {
     // ---- MQTT through the mqtt-broker config node ----
     let broker: MqttBrokerNode | null = null;
     let bridge: HaBridge | null = null;
+    let reconnectingForWill = false;
     const user: BrokerUser = {
       id: node.id,
       // The broker reports its connection to its users through status(); mirror it.
@@ -257,6 +258,7 @@ export = function (RED: NodeAPI): void {
       ourWills.set(will, node.id);
       if (b.client && (b.connected || b.connecting)) {
         node.log('reconnecting the MQTT broker once to install the last will');
+        reconnectingForWill = true;
         b.disconnect(() => b.connect());
       }
       return own;
@@ -356,10 +358,12 @@ export = function (RED: NodeAPI): void {
     alarm.start();
     updateStatus();
     if (broker && bridge) {
-      mqtt = broker.connected ? 'connected' : 'connecting';
+      // While it reconnects for the will, wait for its "connected" instead of publishing into a closing client.
+      const up = broker.connected && !reconnectingForWill;
+      mqtt = up ? 'connected' : 'connecting';
       bridge.start();
       broker.register(user);
-      if (broker.connected) bridge.setConnected(true);
+      if (up) bridge.setConnected(true);
       updateStatus();
     }
   }
