@@ -139,7 +139,8 @@ export class XmppAccount extends EventEmitter {
     this.x = undefined;
     this.online = false;
     if (!x) return;
-    x.removeAllListeners();
+    // Our listeners ignore a client that is no longer this.x; the library's own
+    // listeners must stay so that its timers are cleared on disconnect.
     x.on('error', () => { /* late socket errors of a dropped stream */ });
     try { await Promise.race([x.stop(), new Promise((r) => setTimeout(r, 2000))]); } catch { /* already gone */ }
   }
@@ -184,7 +185,7 @@ export class XmppAccount extends EventEmitter {
     x.on('error', (e: Error) => { this.lastError = e.message; });
     x.on('disconnect', () => fail(this.lastError || 'disconnected'));
     x.on('offline', () => fail(this.lastError || 'offline'));
-    x.on('stanza', (s: XElement) => { void this.onStanza(s).catch((e: Error) => this.emit('warn', `incoming stanza: ${e.message}`)); });
+    x.on('stanza', (s: XElement) => { if (this.x === x) void this.onStanza(s).catch((e: Error) => this.emit('warn', `incoming stanza: ${e.message}`)); });
     x.on('online', () => {
       void this.onOnline(x).catch((e: Error) => {
         this.lastError = e.message;
