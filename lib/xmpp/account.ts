@@ -22,6 +22,8 @@ export interface XmppAccountConfig {
   /** JIDs allowed to use admin commands; empty: every allowed JID is admin. */
   admins: string[];
   storeDir: string;
+  /** Log in without TLS to a server that is not on loopback (trusted LAN only). */
+  allowInsecure?: boolean;
   /** Longest wait between reconnect attempts. */
   maxBackoffMs?: number;
 }
@@ -162,11 +164,23 @@ export class XmppAccount extends EventEmitter {
     const { client, xml } = await loadXmpp();
     this.xml = xml;
     const [local, domain] = this.jid.split('@');
+    const host = this.cfg.host || domain;
+    const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
     const x = client({
-      service: `xmpp://${this.cfg.host || domain}:${this.cfg.port || 5222}`,
+      service: `xmpp://${host}:${this.cfg.port || 5222}`,
       domain,
       username: local,
-      password: this.cfg.password,
+      // STARTTLS is used whenever offered; without it we log in only on loopback
+      // or when the owner allowed it, and never with PLAIN.
+      credentials: async (authenticate, mechanisms, _fast, entity) => {
+        const secure = entity.isSecure();
+        if (!secure && !loopback && !this.cfg.allowInsecure) {
+          throw new Error(`${host} offers no TLS; refusing to log in (allow unencrypted connections only on a trusted LAN)`);
+        }
+        const mech = secure ? mechanisms[0] : mechanisms.find((m) => m !== 'PLAIN');
+        if (!mech) throw new Error('no SASL mechanism usable without TLS');
+        await authenticate({ username: local, password: this.cfg.password }, mech);
+      },
       resource: this.cfg.resource || 'mantis',
       timeout: 10_000,
     });

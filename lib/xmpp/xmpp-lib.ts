@@ -46,7 +46,14 @@ export interface XmppModule {
     service: string;
     domain: string;
     username: string;
-    password: string;
+    password?: string;
+    /** Called to log in: the mechanism is ours to choose (e.g. none without TLS). */
+    credentials?: (
+      authenticate: (creds: { username: string; password: string }, mechanism: string) => Promise<void>,
+      mechanisms: string[],
+      fast: unknown,
+      entity: { isSecure(): boolean },
+    ) => Promise<void>;
     resource?: string;
     timeout?: number;
   }): XmppClient;

@@ -14,6 +14,7 @@ interface AccountDef extends NodeDef {
   allowed: string;
   admins: string;
   storeDir: string;
+  insecure?: boolean;
 }
 
 const JID_RE = /^[^@/\s]+@[^@/\s]+$/;
@@ -67,6 +68,7 @@ export = function (RED: NodeAPI): void {
       resource: def.resource?.trim() || 'mantis',
       allowed: jidList(def.allowed),
       admins: jidList(def.admins),
+      allowInsecure: def.insecure === true,
       storeDir: def.storeDir?.trim() || join(userDir, 'mantis-xmpp', node.id.replace(/[^\w.-]/g, '_')),
     });
     node.account = account;
