@@ -93,6 +93,21 @@ test('after the owner verified a device, a new device of that contact is not tru
   assert.equal(laptop.events.slice(lm).filter((e) => e.type === 'message' && e.body === 'only for verified devices').length, 0);
 });
 
+test("alerts are also encrypted for the account's own other devices", async () => {
+  // Another client logged in as the bot account (e.g. the owner's phone with the bot's JID).
+  const sibling = new OmemoPeer({ jid: BOT, password: 'botpw', port: prosody.c2sPort, store: join(work, 'sibling.json') });
+  try {
+    await sibling.start();
+    const mark = sibling.mark;
+    helper.getNode('out').receive({ payload: 'copy for my other device' });
+    const c = await sibling.waitFor((e) => e.type === 'carbon' && e.body === 'copy for my other device', 15_000, 'carbon', mark);
+    assert.equal(c.to, ALICE);
+    assert.equal(c.device, account().account!.omemo.deviceId);
+  } finally {
+    await sibling.stop();
+  }
+});
+
 test('bad configuration shows a status and does not crash Node-RED', async () => {
   await helper.unload();
   await helper.load(nodes, [

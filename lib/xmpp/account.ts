@@ -397,6 +397,8 @@ export class XmppAccount extends EventEmitter {
     const [theirs, ours] = await Promise.all([this.deviceList(jid), this.deviceList(this.jid).catch(() => [] as number[])]);
     // Retrying would block every later alert: these need the owner to act.
     if (!theirs.length) throw new PermanentSendError(`${jid} has no OMEMO devices`);
+    // Another client of this account may have published a list without us.
+    if (ours.length && !ours.includes(this.omemo.deviceId)) void this.publishDeviceList().catch(() => undefined);
     const targets = [{ jid, devices: theirs }];
     const own = ours.filter((d) => d !== this.omemo.deviceId);
     if (own.length && jid !== this.jid) targets.push({ jid: this.jid, devices: own });

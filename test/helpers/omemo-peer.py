@@ -105,6 +105,7 @@ class Peer(ClientXMPP):
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("omemo_initialized", self.on_omemo_ready)
         self.add_event_handler("disconnected", self.on_disconnected)
+        self.add_event_handler("carbon_sent", self.on_carbon_sent)
         self.quitting = False
         self.done: asyncio.Future = asyncio.get_event_loop().create_future()
         self.stdin_started = False
@@ -123,6 +124,23 @@ class Peer(ClientXMPP):
     async def start(self, _event: Any) -> None:
         self.send_presence()
         await self.get_roster()
+        try:
+            await self.plugin["xep_0280"].enable()
+        except Exception as e:  # noqa: BLE001
+            out({"type": "warning", "errors": [f"carbons: {e}"]})
+
+    async def on_carbon_sent(self, msg: Message) -> None:
+        # What another device of this account sent: decrypt it as that device's sibling.
+        inner = msg["carbon_sent"]
+        xep_0384: XEP_0384 = self.plugin["xep_0384"]
+        if not xep_0384.is_encrypted(inner):
+            return
+        try:
+            message, device = await xep_0384.decrypt_message(inner)
+        except Exception as e:  # noqa: BLE001
+            out({"type": "error", "error": f"decrypt carbon: {type(e).__name__}: {e}"})
+            return
+        out({"type": "carbon", "to": inner["to"].bare, "body": message["body"], "device": device.device_id})
 
     async def on_omemo_ready(self, _event: Any) -> None:
         xep_0384: XEP_0384 = self.plugin["xep_0384"]

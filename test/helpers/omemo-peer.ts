@@ -6,7 +6,7 @@ import { repoRoot, venvBin } from './paths';
 import { waitFor } from './processes';
 
 export interface PeerEvent {
-  type: 'ready' | 'message' | 'media' | 'error' | 'result' | 'warning' | 'disconnected';
+  type: 'ready' | 'message' | 'media' | 'error' | 'result' | 'warning' | 'disconnected' | 'carbon';
   [k: string]: unknown;
 }
 
