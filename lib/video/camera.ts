@@ -8,7 +8,7 @@ import type { GrayFrame } from './frame';
 import { RawFrameSplitter } from './raw-frames';
 import { SegmentRing, type Segment } from './segments';
 import { buildCameraCommands, cameraConfig, sourceIsH264, validateCameraConfig, type CameraConfig } from './source';
-import { lastLine, probe, run } from './ffmpeg';
+import { exitReason, probe, run } from './ffmpeg';
 
 export type CameraState = 'stopped' | 'starting' | 'watching' | 'reconnecting' | 'error';
 export interface CameraStatus { state: CameraState; text: string }
@@ -276,11 +276,12 @@ export class Camera extends EventEmitter {
       this.spawnRun();
       return;
     }
-    const reason = r.reason ?? (lastLine(r.stderr) || (signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`));
+    const reason = r.reason ?? (exitReason(r.stderr) || (r.frames > 0 ? 'the stream ended' : signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`));
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.config.maxBackoffMs);
     const secs = Math.round(delay / 1000);
-    if (PERMANENT.test(reason)) this.setStatus('error', `${reason} (retrying in ${secs}s)`);
+    // A stream that worked and broke is a camera gone away; one that never worked may be misconfigured.
+    if (r.frames === 0 && PERMANENT.test(reason)) this.setStatus('error', `${reason} (retrying in ${secs}s)`);
     else this.setStatus('reconnecting', `reconnecting in ${secs}s: ${reason}`);
     this.retryTimer = setTimeout(() => this.spawnRun(), delay);
   }

@@ -35,6 +35,19 @@ export function lastLine(text: string): string {
   return lines.at(-1) ?? '';
 }
 
+const ERROR_LINE = /error|fail|refused|not found|no such|invalid|timed? ?out|unauthori[sz]ed|forbidden|denied|end of file|unreachable|cannot|could not|unable/i;
+
+/**
+ * The line of ffmpeg's output that says why it stopped, shortened for a node
+ * status: without "[demuxer @ 0x..]" tags and the URL the user already knows.
+ */
+export function exitReason(stderr: string): string {
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const line = [...lines].reverse().find((l) => ERROR_LINE.test(l) && !/^\s*(Stream|Input|Output) #/.test(l));
+  if (!line) return '';
+  return line.replace(/^\[[^\]]+ @ 0x[0-9a-f]+\]\s*/i, '').replace(/^\w+:\/\/\S+?:\s+/, '').replace(/^\S+\.\w{2,4}:\s+/, '');
+}
+
 export interface VideoInfo {
   codec: string;
   profile: string;

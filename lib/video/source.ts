@@ -174,7 +174,8 @@ export function buildCameraCommands(
       input.push('-rtsp_transport', 'tcp', '-timeout', '5000000', '-i', c.input);
       break;
     case 'http':
-      input.push('-rw_timeout', '5000000', '-i', c.input);
+      // multipart JPEGs carry no timestamps: stamp them on arrival, or clips play at a guessed 25 fps.
+      input.push('-rw_timeout', '5000000', '-use_wallclock_as_timestamps', '1', '-i', c.input);
       break;
     case 'file':
       input.push('-stream_loop', '-1', '-re', '-i', c.input);

@@ -1,0 +1,190 @@
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Camera } from '../lib/video/camera';
+import type { GrayFrame } from '../lib/video/frame';
+import { buildCameraCommands, cameraConfig } from '../lib/video/source';
+import { helper, mantisNode, type TestNode } from './helpers/node-red';
+import { tempDir } from './helpers/paths';
+import { freePort, waitFor } from './helpers/processes';
+import { barColumn, jpegSize, makeBarVideo, MjpegCamera, onCall, pidAlive } from './helpers/video';
+
+const nodes = () => [mantisNode('mantis-camera'), mantisNode('camera-in')];
+type Cfg = TestNode & { shared: { camera: Camera } };
+
+function frameRate(frames: GrayFrame[]): number {
+  return (frames.length - 1) / ((frames.at(-1)!.t - frames[0].t) / 1000);
+}
+
+test('the ffmpeg command thins before scaling, copies H.264 and encodes the rest once', () => {
+  const ring = '/ring';
+  const file = buildCameraCommands(cameraConfig({ source: 'file', input: '/v.mp4' }), { ringDir: ring, encode: false, startNumber: 7 });
+  const a = file.main.args;
+  assert.equal(file.feeder, undefined);
+  assert.deepEqual(a.slice(a.indexOf('-stream_loop'), a.indexOf('-i') + 2), ['-stream_loop', '-1', '-re', '-i', '/v.mp4']);
+  assert.equal(a[a.indexOf('-vf') + 1], 'fps=5,scale=320:-2,format=gray');
+  assert.equal(a[a.indexOf('-c:v') + 1], 'copy');
+  assert.equal(a[a.indexOf('-segment_start_number') + 1], '7');
+  assert.equal(a.at(-1), '/ring/seg%09d.ts');
+
+  const http = buildCameraCommands(cameraConfig({ source: 'http', input: 'http://cam/x.mjpg', detectWidth: 160, detectFps: 2 }), { ringDir: ring, encode: true, startNumber: 0 });
+  const h = http.main.args;
+  assert.equal(h[h.indexOf('-vf') + 1], 'fps=2,scale=160:-2,format=gray');
+  assert.equal(h[h.indexOf('-c:v') + 1], 'libx264');
+  assert.equal(h[h.indexOf('-profile:v') + 1], 'baseline');
+  assert.equal(h[h.indexOf('-pix_fmt', h.indexOf('-c:v')) + 1], 'yuv420p');
+
+  const rtsp = buildCameraCommands(cameraConfig({ source: 'rtsp', input: 'rtsp://cam/1' }), { ringDir: ring, encode: false, startNumber: 0 }).main.args;
+  assert.equal(rtsp[rtsp.indexOf('-rtsp_transport') + 1], 'tcp');
+
+  const pi = buildCameraCommands(cameraConfig({ source: 'rpicam', width: 1920, height: 1080, fps: 30 }), { ringDir: ring, encode: false, startNumber: 0 });
+  assert.equal(pi.feeder?.cmd, 'rpicam-vid');
+  assert.deepEqual(pi.feeder?.args.slice(0, 4), ['-t', '0', '--codec', 'h264']);
+  assert.ok(pi.main.args.includes('pipe:0'));
+
+  const v4l2 = buildCameraCommands(cameraConfig({ source: 'v4l2', input: '/dev/video0', inputFormat: 'mjpeg', width: 640, height: 480, fps: 30 }), { ringDir: ring, encode: true, startNumber: 0 }).main.args;
+  assert.deepEqual(v4l2.slice(v4l2.indexOf('-input_format'), v4l2.indexOf('-i') + 2),
+    ['-input_format', 'mjpeg', '-video_size', '640x480', '-framerate', '30', '-i', '/dev/video0']);
+
+  const scene = buildCameraCommands(cameraConfig({ source: 'test' }), { ringDir: ring, encode: false, startNumber: 0 });
+  assert.ok(scene.feeder?.args.includes('libx264'));
+  assert.equal(scene.main.args[scene.main.args.indexOf('-c:v') + 1], 'copy');
+});
+
+test('a looped H.264 file gives gray frames at detection size and rate, and full-resolution snapshots', async () => {
+  const dir = tempDir('video');
+  const file = join(dir, 'bar.mp4');
+  makeBarVideo(file, { width: 1280, height: 720, fps: 15, seconds: 16, speed: 80 });
+  const cam = new Camera({ name: 'bar', source: 'file', input: file });
+  const frames: GrayFrame[] = [];
+  cam.on('frame', (f: GrayFrame) => frames.push(f));
+  cam.start();
+  try {
+    await waitFor(() => frames.length >= 16, 20_000, '16 detection frames');
+    assert.equal(cam.status.state, 'watching');
+    for (const f of frames) {
+      assert.equal(f.width, 320);
+      assert.equal(f.height, 180);
+      assert.equal(f.data.length, 320 * 180);
+    }
+    const steady = frames.slice(4);
+    const rate = frameRate(steady);
+    assert.ok(rate > 4 && rate < 6, `detection rate ${rate.toFixed(2)} fps, expected about 5`);
+    // The bar moves 80 px/s at 1280 wide = 20 px/s at 320: the frames show real, moving video.
+    const a = steady[0], b = steady.at(-1)!;
+    const moved = (barColumn(b.data, 320, 180) - barColumn(a.data, 320, 180) + 320) % 320;
+    const expected = ((b.t - a.t) / 1000) * 20;
+    assert.ok(Math.abs(moved - expected) < 6, `bar moved ${moved} px, expected ${expected.toFixed(1)}`);
+
+    const snap = await cam.snapshot();
+    assert.equal(snap.jpeg[0], 0xff);
+    assert.equal(snap.jpeg[1], 0xd8);
+    assert.deepEqual(jpegSize(snap.jpeg), { width: 1280, height: 720 });
+    assert.equal(snap.width, 1280);
+    assert.equal(snap.height, 720);
+  } finally {
+    const pids = cam.pids();
+    await cam.stop();
+    for (const pid of pids) assert.equal(pidAlive(pid), false, `ffmpeg ${pid} still running`);
+  }
+});
+
+describe('camera-in in Node-RED', () => {
+  before(() => helper.startServer());
+  // Also after a failed test: a camera left running would keep the test process alive.
+  afterEach(() => helper.unload());
+  after(() => helper.stopServer());
+
+  test('the test scene gives frames as messages and a snapshot on a chat command; closing leaves no ffmpeg', async () => {
+    const flow = [
+      { id: 'cam', type: 'mantis-camera', name: 'yard', source: 'test', detectWidth: 240, detectFps: 4 },
+      { id: 'in', type: 'camera-in', camera: 'cam', wires: [['frames'], ['snaps']] },
+      { id: 'frames', type: 'helper' },
+      { id: 'snaps', type: 'helper' },
+    ];
+    await helper.load(nodes(), flow);
+    const frames: GrayFrame[] = [];
+    const topics = new Set<unknown>();
+    helper.getNode('frames').on('input', (msg) => { frames.push(msg.payload as GrayFrame); topics.add(msg.topic); });
+    const snaps: Array<Record<string, unknown>> = [];
+    helper.getNode('snaps').on('input', (msg) => snaps.push(msg));
+    const camera = (helper.getNode('cam') as Cfg).shared.camera;
+    await waitFor(() => frames.length >= 14, 20_000, 'frames from the test scene');
+    assert.deepEqual([...topics], ['yard']);
+    assert.deepEqual([frames[0].width, frames[0].height], [240, 136]);
+    const rate = frameRate(frames.slice(3));
+    assert.ok(rate > 3 && rate < 5, `rate ${rate.toFixed(2)} fps, expected about 4`);
+
+    helper.getNode('in').receive({ topic: 'command', payload: { command: 'snapshot' }, roomId: '!room:test' });
+    const snap = await waitFor(() => snaps[0], 10_000, 'snapshot');
+    assert.equal(snap.roomId, '!room:test', 'the command message is reused');
+    assert.equal(snap.mimetype, 'image/jpeg');
+    assert.ok(Buffer.isBuffer(snap.payload));
+    assert.deepEqual(jpegSize(snap.payload as Buffer), { width: 1280, height: 720 });
+    assert.deepEqual([snap.width, snap.height], [1280, 720]);
+    assert.match(String(snap.filename), /^yard-.*\.jpg$/);
+
+    helper.getNode('in').receive({ payload: 'snapshot' });
+    await waitFor(() => snaps.length === 2, 10_000, 'second snapshot');
+
+    const pids = camera.pids();
+    assert.equal(pids.length, 2, 'one feeder (scene encoder) and one camera ffmpeg');
+    await helper.unload();
+    for (const pid of pids) assert.equal(pidAlive(pid), false, `process ${pid} survived the redeploy`);
+    assert.equal(camera.ringDir, null);
+  });
+
+  test('a bad URL, a missing file and a missing ffmpeg are errors, not crashes', async () => {
+    const flow = [
+      { id: 'c1', type: 'mantis-camera', name: 'bad url', source: 'rtsp', input: 'htp:/nowhere' },
+      { id: 'c2', type: 'mantis-camera', name: 'no file', source: 'file', input: '/nonexistent/clip.mp4' },
+      { id: 'c3', type: 'mantis-camera', name: 'no ffmpeg', source: 'test', ffmpegPath: '/nonexistent/ffmpeg' },
+      { id: 'i1', type: 'camera-in', camera: 'c1', wires: [[], []] },
+      { id: 'i2', type: 'camera-in', camera: 'c2', wires: [[], []] },
+      { id: 'i3', type: 'camera-in', camera: 'c3', wires: [[], []] },
+    ];
+    await helper.load(nodes(), flow);
+    const status = (id: string) => (helper.getNode(id) as Cfg).shared.camera.status;
+    await waitFor(() => ['c1', 'c2', 'c3'].every((id) => status(id).state === 'error'), 10_000, 'three errors');
+    assert.match(status('c1').text, /not an rtsp:\/\/ or rtsps:\/\/ URL/);
+    assert.match(status('c2').text, /file not found: \/nonexistent\/clip\.mp4/);
+    assert.match(status('c3').text, /not found/);
+    // A snapshot asked of a broken camera is a node error, not a crash.
+    const errors: unknown[] = [];
+    onCall(helper.getNode('i2'), 'error', (args) => errors.push(args[0]));
+    helper.getNode('i2').receive({ payload: 'snapshot' });
+    await waitFor(() => errors.length > 0, 5000, 'snapshot error');
+    await helper.unload();
+  });
+
+  test('an MJPEG camera that goes away is reconnected within 10 s of coming back', async () => {
+    const mjpeg = new MjpegCamera(await freePort());
+    await mjpeg.start();
+    try {
+      const flow = [
+        { id: 'cam', type: 'mantis-camera', name: 'porch', source: 'http', input: mjpeg.url },
+        { id: 'in', type: 'camera-in', camera: 'cam', wires: [['frames'], []] },
+        { id: 'frames', type: 'helper' },
+      ];
+      await helper.load(nodes(), flow);
+      const statuses: string[] = [];
+      onCall(helper.getNode('in'), 'status', (args) => statuses.push(String((args[0] as { text?: string }).text)));
+      let lastFrame = 0;
+      helper.getNode('frames').on('input', () => { lastFrame = Date.now(); });
+      await waitFor(() => lastFrame > 0, 20_000, 'frames from the MJPEG camera');
+      assert.match((helper.getNode('cam') as Cfg).shared.camera.status.text, /encoding H\.264/);
+
+      await mjpeg.stop();
+      await waitFor(() => statuses.some((s) => /^reconnecting in \d+s/.test(s)), 15_000, 'reconnecting status');
+      await new Promise((r) => setTimeout(r, 4000)); // let the back-off grow
+      await mjpeg.start();
+      const back = Date.now();
+      await waitFor(() => lastFrame > back, 10_000, 'frames again within 10 s');
+      console.log(`# frames again ${lastFrame - back} ms after the camera came back; statuses: ${statuses.join(' | ')}`);
+      assert.ok(statuses.at(-1)?.startsWith('watching'), `status is "${statuses.at(-1)}"`);
+      await helper.unload();
+    } finally {
+      await mjpeg.stop();
+    }
+  });
+});

@@ -1,0 +1,146 @@
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Camera } from '../lib/video/camera';
+import type { GrayFrame } from '../lib/video/frame';
+import type { MotionEvent } from '../lib/motion/event';
+import { pruneClips } from '../lib/video/retention';
+import { helper, mantisNode, type TestNode } from './helpers/node-red';
+import { tempDir } from './helpers/paths';
+import { freePort, sleep, waitFor } from './helpers/processes';
+import { barColumn, ffprobe, firstFrameGray, jpegSize, makeBarVideo, MjpegCamera, pidAlive } from './helpers/video';
+
+type Cfg = TestNode & { shared: { camera: Camera } };
+const nodes = () => [mantisNode('mantis-camera'), mantisNode('camera-in'), mantisNode('record-clip')];
+
+test('retention deletes clips past the age limit, then the oldest past the size limit', () => {
+  const dir = tempDir('retention');
+  const now = Date.now();
+  const day = 24 * 3600_000;
+  const files: Array<[string, number, number]> = [
+    ['a-old.mp4', 100, now - 9 * day], // too old
+    ['a-old.jpg', 10, now - 9 * day], // thumbnail, too old
+    ['b.mp4', 400, now - 3 * day],
+    ['c.mp4', 400, now - 2 * day],
+    ['d.mp4', 400, now - 1 * day],
+    ['notes.txt', 5000, now - 30 * day], // not a clip: never touched
+    ['e-new.mp4', 400, now - 10 * day], // kept by name although old
+  ];
+  for (const [name, size, mtime] of files) {
+    writeFileSync(join(dir, name), Buffer.alloc(size));
+    utimesSync(join(dir, name), mtime / 1000, mtime / 1000);
+  }
+  const deleted = pruneClips(dir, { maxBytes: 1000, maxAgeMs: 7 * day }, ['e-new.mp4'], now);
+  assert.deepEqual(deleted.sort(), ['a-old.jpg', 'a-old.mp4', 'b.mp4', 'c.mp4']);
+  assert.deepEqual(readdirSync(dir).sort(), ['d.mp4', 'e-new.mp4', 'notes.txt']);
+  assert.deepEqual(pruneClips(join(dir, 'missing'), { maxBytes: 1, maxAgeMs: 1 }), []);
+});
+
+describe('record-clip in Node-RED', () => {
+  before(() => helper.startServer());
+  // Also after a failed test: a camera left running would keep the test process alive.
+  afterEach(() => helper.unload());
+  after(() => helper.stopServer());
+
+  test('a motion clip is the copied H.264 from pre-roll before the start to post-roll after the end', async () => {
+    const dir = tempDir('record');
+    const source = join(dir, 'bar.mp4');
+    // 640 px wide, the bar moves 40 px/s: its position tells the media time, period 16 s.
+    makeBarVideo(source, { width: 640, height: 360, fps: 15, seconds: 32, speed: 40 });
+    const flow = [
+      { id: 'cam', type: 'mantis-camera', name: 'hall', source: 'file', input: source },
+      { id: 'in', type: 'camera-in', camera: 'cam', wires: [['frames'], []] },
+      { id: 'rec', type: 'record-clip', camera: 'cam', preRoll: 3, postRoll: 2, maxLength: 30, folder: join(dir, 'clips'), wires: [['out']] },
+      { id: 'frames', type: 'helper' },
+      { id: 'out', type: 'helper' },
+    ];
+    await helper.load(nodes(), flow);
+    const frames: GrayFrame[] = [];
+    helper.getNode('frames').on('input', (msg) => frames.push(msg.payload as GrayFrame));
+    const clips: Array<Record<string, unknown>> = [];
+    helper.getNode('out').on('input', (msg) => clips.push(msg));
+    const camera = (helper.getNode('cam') as Cfg).shared.camera;
+    await waitFor(() => frames.length > 0, 20_000, 'camera watching');
+    await sleep(5000); // more than the pre-roll in the ring
+
+    const rec = helper.getNode('rec');
+    const startAt = Date.now();
+    const f0 = frames.at(-1)!;
+    const ev = (event: MotionEvent['event'], t: number): MotionEvent =>
+      ({ event, t, startedAt: startAt, score: 0.1, boxes: [], zones: [], camera: 'hall' });
+    rec.receive({ topic: 'motion', payload: ev('start', startAt) });
+    await sleep(1000);
+    rec.receive({ topic: 'motion', payload: ev('update', Date.now()) });
+    await sleep(1000);
+    const endAt = Date.now();
+    rec.receive({ topic: 'motion', payload: ev('end', endAt) });
+    const msg = await waitFor(() => clips[0], 15_000, 'clip message');
+    const readyAfter = Date.now() - (endAt + 2000);
+
+    assert.equal(msg.mimetype, 'video/mp4');
+    assert.equal(msg.topic, 'hall');
+    assert.ok(Buffer.isBuffer(msg.payload));
+    const path = String(msg.path);
+    assert.deepEqual(msg.payload, readFileSync(path));
+    assert.equal(msg.size, statSync(path).size);
+    assert.match(String(msg.filename), /^hall-.*\.mp4$/);
+    assert.deepEqual([msg.width, msg.height], [640, 360]);
+    assert.deepEqual(jpegSize(msg.thumbnail as Buffer), { width: 640, height: 360 });
+
+    // No re-encode: same codec and profile as the camera's stream.
+    const src = ffprobe(source), clip = ffprobe(path);
+    assert.equal(clip.codec_name, 'h264');
+    assert.equal(clip.profile, src.profile);
+    assert.equal(src.profile, 'High');
+
+    // Pre-roll from the picture: the bar in the clip's first frame vs. the bar when motion started.
+    const first = firstFrameGray(path, 320, 180);
+    const pxPerSecond = 20; // at 320 wide
+    const barDelta = (barColumn(f0.data, 320, 180) - barColumn(first, 320, 180) + 320) % 320;
+    const preRoll = barDelta / pxPerSecond + (startAt - f0.t) / 1000;
+    const segment = camera.config.segmentSeconds;
+    assert.ok(preRoll >= 3 - 0.3 && preRoll <= 3 + segment + 0.3, `clip starts ${preRoll.toFixed(2)} s before the motion (pre-roll 3 s, segments ${segment} s)`);
+    // And it lasts through the motion and the post-roll.
+    const wanted = preRoll + (endAt - startAt) / 1000 + 2;
+    assert.ok(clip.duration >= wanted - 0.3, `clip lasts ${clip.duration} s, needs ${wanted.toFixed(2)} s`);
+    assert.ok(clip.duration <= wanted + segment + 0.5, `clip lasts ${clip.duration} s, expected about ${wanted.toFixed(2)} s`);
+    assert.ok(Math.abs(Number(msg.duration) - clip.duration) < 0.1);
+    console.log(`# pre-roll ${preRoll.toFixed(2)} s, duration ${clip.duration} s, ready ${readyAfter} ms after end + post-roll`);
+
+    const pids = camera.pids();
+    await helper.unload();
+    for (const pid of pids) assert.equal(pidAlive(pid), false, `ffmpeg ${pid} survived the redeploy`);
+  });
+
+  test('an MJPEG camera gives H.264 baseline clips; a chat record command gets its clip on its own message', async () => {
+    const dir = tempDir('record');
+    const mjpeg = new MjpegCamera(await freePort());
+    await mjpeg.start();
+    try {
+      const flow = [
+        { id: 'cam', type: 'mantis-camera', name: 'webcam', source: 'http', input: mjpeg.url },
+        { id: 'rec', type: 'record-clip', camera: 'cam', preRoll: 1, postRoll: 1, folder: join(dir, 'clips'), output: 'path', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ];
+      await helper.load(nodes(), flow);
+      const camera = (helper.getNode('cam') as Cfg).shared.camera;
+      await waitFor(() => camera.status.state === 'watching' && camera.segments.length >= 2, 20_000, 'webcam recorded');
+      const clips: Array<Record<string, unknown>> = [];
+      helper.getNode('out').on('input', (msg) => clips.push(msg));
+      helper.getNode('rec').receive({ topic: 'command', payload: { command: 'record', seconds: 2 }, roomId: '!room:test' });
+      const msg = await waitFor(() => clips[0], 15_000, 'clip');
+      assert.equal(msg.roomId, '!room:test');
+      assert.equal(msg.topic, 'command');
+      assert.equal(typeof msg.payload, 'string');
+      const p = ffprobe(String(msg.payload));
+      assert.equal(p.codec_name, 'h264');
+      assert.equal(p.profile, 'Constrained Baseline');
+      assert.deepEqual([p.width, p.height], [640, 360]);
+      assert.ok(p.duration >= 2.7 && p.duration <= 5, `duration ${p.duration} s for 1 s pre-roll + 2 s`);
+      await helper.unload();
+    } finally {
+      await mjpeg.stop();
+    }
+  });
+});
