@@ -162,6 +162,7 @@ export class XmppAccount extends EventEmitter {
     await this.teardown();
     this.setState('connecting');
     const { client, xml } = await loadXmpp();
+    if (this.stopped) return; // stop() came while the library loaded
     this.xml = xml;
     const [local, domain] = this.jid.split('@');
     const host = this.cfg.host || domain;
