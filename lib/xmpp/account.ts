@@ -166,7 +166,6 @@ export class XmppAccount extends EventEmitter {
     this.xml = xml;
     const [local, domain] = this.jid.split('@');
     const host = this.cfg.host || domain;
-    const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
     const x = client({
       service: `xmpp://${host}:${this.cfg.port || 5222}`,
       domain,
@@ -175,6 +174,9 @@ export class XmppAccount extends EventEmitter {
       // or when the owner allowed it, and never with PLAIN.
       credentials: async (authenticate, mechanisms, _fast, entity) => {
         const secure = entity.isSecure();
+        // Loopback judged by where the socket really goes, not by the name.
+        const remote = (entity as { socket?: { remoteAddress?: string } | null }).socket?.remoteAddress ?? '';
+        const loopback = /^(127\.|::1$|::ffff:127\.)/.test(remote);
         if (!secure && !loopback && !this.cfg.allowInsecure) {
           throw new Error(`${host} offers no TLS; refusing to log in (allow unencrypted connections only on a trusted LAN)`);
         }
@@ -476,7 +478,11 @@ export class XmppAccount extends EventEmitter {
       iv: header?.getChildText('iv') ?? '',
       payload: enc.getChildText('payload') ?? undefined,
     };
-    if (!em.keys.some((k) => k.rid === this.omemo.deviceId)) return; // not for this device
+    if (!em.keys.some((k) => k.rid === this.omemo.deviceId)) {
+      // The sender's client does not know this device yet (stale device list on its side).
+      this.emit('refused', { from, device: em.sid, reason: 'not encrypted for this device' });
+      return;
+    }
     const res = await this.omemo.decrypt(from, em);
     this.emit('decrypted', res);
     if (res.plaintext === null) return; // key transport / session completion
