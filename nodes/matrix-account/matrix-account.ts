@@ -1,0 +1,122 @@
+// Config node: one Matrix account (login, crypto store, outbox, verification).
+// Client nodes (matrix-e2ee-out / -in) register with it and mirror its status.
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Request, Response } from 'express';
+import { join } from 'node:path';
+import { MatrixBot, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
+import type { AccountListener, AccountStatus, MatrixAccountNode } from '../../lib/matrix/node-types';
+
+interface AccountDef extends NodeDef {
+  homeserver: string;
+  userId: string;
+  deviceName: string;
+  storeDir: string;
+  displayName: string;
+  allowedUsers: string;
+  adminUsers: string;
+}
+
+
+function userList(s: string | undefined): string[] {
+  return (s ?? '').split(/[\s,;]+/).map((u) => u.trim()).filter((u) => /^@[^:]+:.+$/.test(u));
+}
+
+export = function (RED: NodeAPI): void {
+  function MatrixAccount(this: MatrixAccountNode, def: AccountDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const listeners = new Set<AccountListener>();
+    let error = '';
+    let verification: PendingVerification | undefined;
+
+    const status = (): AccountStatus => {
+      const bot = node.bot;
+      if (error) return { fill: 'red', shape: 'ring', text: error.slice(0, 60) };
+      if (verification) return { fill: 'blue', shape: 'dot', text: `verifying… ${verification.emoji.map((e) => e[0]).join('')}` };
+      if (!bot) return { fill: 'grey', shape: 'ring', text: 'not configured' };
+      const q = bot.queueLength;
+      const states: Record<BotState, AccountStatus> = {
+        stopped: { fill: 'grey', shape: 'ring', text: 'stopped' },
+        starting: { fill: 'yellow', shape: 'ring', text: 'connecting' },
+        online: q ? { fill: 'yellow', shape: 'dot', text: `queued ${q}` } : { fill: 'green', shape: 'dot', text: 'connected' },
+        offline: { fill: 'red', shape: 'ring', text: q ? `offline, queued ${q}` : 'offline' },
+        error: { fill: 'red', shape: 'ring', text: 'error' },
+      };
+      return states[bot.state];
+    };
+    const publish = (): void => { const s = status(); for (const l of listeners) l.status?.(s); };
+    node.accountStatus = status;
+    node.subscribe = (l) => { listeners.add(l); l.status?.(status()); return () => listeners.delete(l); };
+
+    const creds = node.credentials ?? {};
+    if (!def.homeserver || !def.userId || (!creds.password && !creds.accessToken)) {
+      error = 'homeserver, user id and a password or access token are needed';
+      node.error(error);
+      node.bot = undefined;
+      return;
+    }
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
+    const bot = new MatrixBot({
+      homeserverUrl: def.homeserver,
+      userId: def.userId,
+      password: creds.password,
+      accessToken: creds.accessToken,
+      deviceName: def.deviceName || 'Mantis (Node-RED)',
+      storeDir: def.storeDir || join(userDir, 'mantis-matrix', node.id.replace(/[^\w.-]/g, '_')),
+      allowedUsers: userList(def.allowedUsers),
+      adminUsers: userList(def.adminUsers),
+      displayName: def.displayName || 'Mantis',
+      log: (level, msg) => (level === 'info' ? node.log(msg) : level === 'warn' ? node.warn(msg) : node.error(msg)),
+    });
+    node.bot = bot;
+    bot.on('state', publish);
+    bot.on('outbox', publish);
+    bot.on('verification', (v: PendingVerification | null) => {
+      verification = v ?? undefined;
+      if (v) node.warn(`verification requested by ${v.userId}: confirm the emoji in the editor (${v.emoji.map((e) => `${e[0]} ${e[1]}`).join(', ')})`);
+      publish();
+    });
+    bot.on('command', (c: CommandMessage) => { for (const l of listeners) l.command?.(c); });
+    bot.start().then(() => { error = ''; publish(); }, (e: Error) => {
+      error = e.message;
+      node.error(`matrix: ${e.message}`);
+      publish();
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      listeners.clear();
+      bot.stop().catch((e: Error) => node.warn(e.message)).finally(done);
+    });
+  }
+
+  RED.nodes.registerType('matrix-account', MatrixAccount as never, {
+    credentials: { password: { type: 'password' }, accessToken: { type: 'password' } },
+  });
+
+  // Editor endpoints: the edit dialog polls for a pending verification and sends the human's answer.
+  const account = (req: Request, res: Response): MatrixAccountNode | undefined => {
+    const n = RED.nodes.getNode(String(req.params.id)) as MatrixAccountNode | null;
+    if (!n || n.type !== 'matrix-account') { res.status(404).json({ error: 'no deployed matrix-account with this id' }); return undefined; }
+    return n;
+  };
+  RED.httpAdmin.get('/mantis/matrix-account/:id/verification', RED.auth.needsPermission('matrix-account.read'), (req, res) => {
+    const n = account(req, res);
+    if (!n) return;
+    res.json({ status: n.accountStatus(), deviceId: n.bot?.deviceId ?? null, pending: n.bot?.pendingVerification ?? null });
+  });
+  const answer = (confirm: boolean) => async (req: Request, res: Response): Promise<void> => {
+    const n = account(req, res);
+    if (!n) return;
+    const id = String((req.body as { id?: unknown } | undefined)?.id ?? '');
+    try {
+      if (!n.bot) throw new Error('account not started');
+      if (confirm) await n.bot.confirmVerification(id);
+      else n.bot.cancelVerification(id);
+      res.json({ ok: true });
+    } catch (e) {
+      res.status(409).json({ error: (e as Error).message });
+    }
+  };
+  RED.httpAdmin.post('/mantis/matrix-account/:id/verification/confirm', RED.auth.needsPermission('matrix-account.write'), (req, res) => { void answer(true)(req, res); });
+  RED.httpAdmin.post('/mantis/matrix-account/:id/verification/cancel', RED.auth.needsPermission('matrix-account.write'), (req, res) => { void answer(false)(req, res); });
+};

@@ -1,0 +1,144 @@
+// The owner's side in the Matrix tests: a matrix-js-sdk client with the Rust
+// crypto (what Element runs), in memory, in the test process.
+import type * as Sdk from 'matrix-js-sdk';
+import type { VerificationRequest, ShowSasCallbacks } from 'matrix-js-sdk/lib/crypto-api/verification.js';
+import { loadSdk } from '../../lib/matrix/bot';
+import { decryptAttachment, type EncryptedFile } from '../../lib/matrix/attachment';
+import { waitFor } from './processes';
+
+export interface Received { id: string; ts: number; sender: string; type: string; content: Record<string, unknown>; failed: boolean }
+
+export class MatrixOwner {
+  client!: Sdk.MatrixClient;
+  private token = '';
+  deviceId = '';
+  /** Every room message seen live, decrypted where possible (updated when keys arrive late). */
+  readonly received = new Map<string, Received>();
+
+  constructor(readonly baseUrl: string, readonly userId: string, readonly password: string) {}
+
+  async start(): Promise<void> {
+    const sdk = await loadSdk();
+    const r = await fetch(`${this.baseUrl}/_matrix/client/v3/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'm.login.password', identifier: { type: 'm.id.user', user: this.userId }, password: this.password }),
+    });
+    const login = await r.json() as { access_token: string; device_id: string };
+    this.token = login.access_token;
+    this.deviceId = login.device_id;
+    this.client = new sdk.MatrixClient({
+      baseUrl: this.baseUrl, userId: this.userId, deviceId: login.device_id, accessToken: login.access_token,
+      store: new sdk.MemoryStore(), scheduler: new sdk.MatrixScheduler(), verificationMethods: ['m.sas.v1'],
+    });
+    await this.client.initRustCrypto({ useIndexedDB: false });
+    await this.client.getCrypto()!.bootstrapCrossSigning({
+      authUploadDeviceSigningKeys: async (makeRequest) => {
+        try { await makeRequest(null); } catch (err) {
+          const session = (err as { data?: { session?: string } }).data?.session;
+          if (!session) throw err;
+          await makeRequest({ type: 'm.login.password', session, password: this.password, identifier: { type: 'm.id.user', user: this.userId } } as never);
+        }
+      },
+    });
+    const record = (ev: Sdk.MatrixEvent): void => {
+      const id = ev.getId();
+      if (!id || (ev.getType() !== 'm.room.message' && ev.getType() !== 'm.room.encrypted')) return;
+      this.received.set(id, {
+        id, ts: ev.getTs(), sender: ev.getSender() ?? '', type: ev.getType(),
+        content: ev.getContent(), failed: ev.isDecryptionFailure(),
+      });
+    };
+    this.client.on(sdk.RoomEvent.Timeline, (ev) => {
+      record(ev);
+      void this.client.decryptEventIfNeeded(ev).then(() => record(ev));
+    });
+    this.client.on(sdk.MatrixEventEvent.Decrypted, (ev) => record(ev));
+    const ready = new Promise<void>((res) => this.client.on(sdk.ClientEvent.Sync, (s) => { if (s === sdk.SyncState.Prepared) res(); }));
+    await this.client.startClient({ initialSyncLimit: 20 });
+    await ready;
+  }
+
+  async stop(): Promise<void> {
+    this.client?.stopClient();
+  }
+
+  async createEncryptedRoom(invite: string[]): Promise<string> {
+    const { room_id: roomId } = await this.client.createRoom({
+      invite, preset: 'private_chat' as never, name: 'Mantis alerts',
+      initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+    });
+    await waitFor(() => this.client.getRoom(roomId), 10_000, 'room in sync');
+    return roomId;
+  }
+
+  async createPlainRoom(invite: string[]): Promise<string> {
+    const { room_id: roomId } = await this.client.createRoom({ invite, preset: 'private_chat' as never, name: 'plain' });
+    return roomId;
+  }
+
+  async join(roomId: string): Promise<void> {
+    await waitFor(async () => { await this.client.joinRoom(roomId); return true; }, 10_000, `join ${roomId}`);
+  }
+
+  send(roomId: string, text: string): Promise<unknown> {
+    return this.client.sendTextMessage(roomId, text);
+  }
+
+  /** Waits for a decrypted message from `sender` that satisfies `match`. */
+  waitForMessage(sender: string, match: (c: Record<string, unknown>) => boolean, timeoutMs = 20_000, after = 0): Promise<Received> {
+    return waitFor(() => [...this.received.values()].find((r) => r.sender === sender && r.ts >= after && r.type === 'm.room.message' && match(r.content)),
+      timeoutMs, `message from ${sender}`);
+  }
+
+  /** Downloads an encrypted attachment and decrypts it as a client would. */
+  async download(file: EncryptedFile): Promise<Buffer> {
+    const mxc = file.url.replace('mxc://', '');
+    const r = await fetch(`${this.baseUrl}/_matrix/client/v1/media/download/${mxc}`, { headers: { authorization: `Bearer ${this.token}` } });
+    if (!r.ok) throw new Error(`download ${file.url}: ${r.status}`);
+    return decryptAttachment(new Uint8Array(await r.arrayBuffer()), file);
+  }
+
+  /**
+   * Verifies `userId` by emoji in the room, as Element does (owner starts).
+   * `compare` gets the owner's emoji names and must resolve once the other side
+   * confirmed (the test does that through the editor endpoint).
+   */
+  async verify(userId: string, roomId: string, onEmoji: (names: string[]) => Promise<void>): Promise<void> {
+    const sdk = await loadSdk();
+    const crypto = this.client.getCrypto()!;
+    const req: VerificationRequest = await crypto.requestVerificationDM(userId, roomId);
+    await waitFor(() => req.phase === sdk.VerificationPhase.Ready || req.phase === sdk.VerificationPhase.Cancelled, 20_000, 'request ready');
+    if (req.phase === sdk.VerificationPhase.Cancelled) throw new Error(`verification cancelled: ${req.cancellationCode}`);
+    const verifier = await req.startVerification('m.sas.v1');
+    const shown = new Promise<ShowSasCallbacks>((res) => verifier.on(sdk.VerifierEvent.ShowSas, res));
+    const done = verifier.verify();
+    const sas = await shown;
+    const names = (sas.sas.emoji ?? []).map((e) => e[1]);
+    await onEmoji(names);
+    await sas.confirm();
+    await done;
+  }
+
+  async isVerified(userId: string, deviceId: string): Promise<boolean> {
+    const st = await this.client.getCrypto()!.getDeviceVerificationStatus(userId, deviceId);
+    return !!st?.isVerified();
+  }
+}
+
+/**
+ * matrix-js-sdk arms long timers (a local timeout per HTTP request that is never
+ * cleared, 5-minute decryption waits, capability polls) that keep a finished
+ * test process alive for minutes. In the test process only, such timers must
+ * not hold the event loop open.
+ */
+export function unrefLongTimers(minMs = 5000): void {
+  const g = globalThis as unknown as { setTimeout: typeof setTimeout; __mantisUnref?: boolean };
+  if (g.__mantisUnref) return;
+  g.__mantisUnref = true;
+  const orig = g.setTimeout;
+  g.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const t = orig(fn, ms, ...args);
+    if ((ms ?? 0) >= minMs) t.unref();
+    return t;
+  }) as typeof setTimeout;
+}

@@ -1,0 +1,127 @@
+// MatrixBot against a real Synapse, in process: login, cross-signing, SAS
+// verification confirmed by a human (here: the test), encrypted text and
+// attachments the owner decrypts, commands only from verified devices.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Synapse } from './helpers/synapse';
+import { MatrixOwner, unrefLongTimers } from './helpers/matrix-owner';
+import { tempDir } from './helpers/paths';
+import { waitFor } from './helpers/processes';
+import { MatrixBot, type CommandMessage, type PendingVerification } from '../lib/matrix/bot';
+import type { EncryptedFile } from '../lib/matrix/attachment';
+
+unrefLongTimers();
+const syn = new Synapse({ maxUpload: '1M' });
+let bot: MatrixBot;
+let owner: MatrixOwner;
+let stranger: MatrixOwner;
+let roomId = '';
+let botId = '';
+const commands: CommandMessage[] = [];
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+before(async () => {
+  await syn.start();
+  botId = await syn.register('mantis', 'botpass');
+  await syn.register('owner', 'ownerpass');
+  await syn.register('stranger', 'strangerpass');
+  owner = new MatrixOwner(syn.url, '@owner:localhost', 'ownerpass');
+  stranger = new MatrixOwner(syn.url, '@stranger:localhost', 'strangerpass');
+  await Promise.all([owner.start(), stranger.start()]);
+  bot = new MatrixBot({
+    homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir: tempDir('matrix-bot'),
+    adminUsers: ['@owner:localhost'], allowedUsers: ['@stranger:localhost'],
+    log: (l, m) => { if (process.env.MANTIS_DEBUG) console.log(`[bot ${l}] ${m}`); },
+  });
+  bot.on('command', (c: CommandMessage) => commands.push(c));
+  await bot.start();
+});
+
+after(async () => {
+  await bot?.stop();
+  await owner?.stop();
+  await stranger?.stop();
+  await syn.stop();
+});
+
+test('joins on invite from an allowed user and verifies by SAS only when a human confirms', async () => {
+  roomId = await owner.createEncryptedRoom([botId, '@stranger:localhost']);
+  await waitFor(() => bot.joinedRooms().includes(roomId), 20_000, 'bot joined');
+  await stranger.join(roomId);
+  await owner.verify(botId, roomId, async (names) => {
+    const pending = await waitFor(() => bot.pendingVerification, 20_000, 'emoji at the bot') as PendingVerification;
+    assert.deepEqual(pending.emoji.map((e) => e[1]), names);
+    // not confirmed yet: the owner's side must still be waiting
+    await bot.confirmVerification(pending.id);
+  });
+  assert.ok(await owner.isVerified(botId, bot.deviceId!));
+});
+
+test('the owner decrypts text, image and clip; attachment bytes are equal', async () => {
+  const t0 = Date.now() - 1000;
+  await bot.queue([roomId], { kind: 'text', text: 'Motion at the door' });
+  const text = await owner.waitForMessage(botId, (c) => c.body === 'Motion at the door', 20_000, t0);
+  assert.equal(text.content.msgtype, 'm.text');
+  assert.match(String(text.content.formatted_body), /Motion at the door/);
+
+  const jpeg = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=640x360', '-frames:v', '1', '-f', 'mjpeg', 'pipe:1']);
+  await bot.queue([roomId], { kind: 'image', data: jpeg, mimetype: 'image/jpeg' });
+  const img = await owner.waitForMessage(botId, (c) => c.msgtype === 'm.image', 20_000, t0);
+  const info = img.content.info as Record<string, unknown>;
+  assert.equal(info.w, 640); assert.equal(info.h, 360); assert.equal(info.size, jpeg.length);
+  assert.equal(sha(await owner.download(img.content.file as EncryptedFile)), sha(jpeg));
+  assert.ok(await owner.download(info.thumbnail_file as EncryptedFile));
+
+  const clip = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-t', '2',
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart+frag_keyframe+empty_moov', '-f', 'mp4', 'pipe:1']);
+  await bot.queue([roomId], { kind: 'video', data: clip, mimetype: 'video/mp4', duration: 2, width: 320, height: 240 });
+  const vid = await owner.waitForMessage(botId, (c) => c.msgtype === 'm.video', 20_000, t0);
+  assert.equal(sha(await owner.download(vid.content.file as EncryptedFile)), sha(clip));
+  assert.equal((vid.content.info as Record<string, unknown>).duration, 2000);
+  assert.ok((vid.content.info as Record<string, unknown>).thumbnail_file);
+
+  // Larger than the server's m.upload.size (1 MiB here): the snapshot goes instead, with a note.
+  const big = randomBytes(1_500_000);
+  await bot.queue([roomId], { kind: 'video', data: big, mimetype: 'video/mp4', thumbnail: jpeg });
+  const note = await owner.waitForMessage(botId, (c) => c.msgtype === 'm.image' && /too large/.test(String(c.body)), 20_000, t0);
+  assert.equal(sha(await owner.download(note.content.file as EncryptedFile)), sha(jpeg));
+
+  // Nothing in the clear at the server: room messages are m.room.encrypted, media is ciphertext.
+  const events = syn.roomEvents(roomId);
+  assert.ok(events.some((e) => e.type === 'm.room.encrypted'));
+  // (In-room SAS steps are m.key.verification.* events by design; they carry no alert content.)
+  const fromBot = events.filter((e) => e.json.sender === botId && e.json.state_key === undefined && !e.type.startsWith('m.key.verification.'));
+  assert.ok(fromBot.length >= 4);
+  assert.deepEqual([...new Set(fromBot.map((e) => e.type))], ['m.room.encrypted']);
+  const files: string[] = [];
+  const walk = (d: string): void => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else files.push(p); } };
+  walk(syn.mediaPath);
+  const needles = [jpeg.subarray(0, 64), clip.subarray(0, 64), clip.subarray(clip.length - 64)];
+  for (const f of files) {
+    const bytes = readFileSync(f);
+    for (const n of needles) assert.equal(bytes.indexOf(n), -1, `plaintext found in ${f}`);
+  }
+});
+
+test('commands: verified owner is obeyed, unverified stranger is refused and gets no keys', async () => {
+  const t0 = Date.now() - 1000;
+  await owner.send(roomId, '!snapshot');
+  const c = await waitFor(() => commands.find((x) => x.command.command === 'snapshot'), 20_000, 'command');
+  assert.equal(c.from.user, '@owner:localhost');
+  assert.equal(c.roomId, roomId);
+  await owner.send(roomId, '!help');
+  await owner.waitForMessage(botId, (m) => /Mantis commands/.test(String(m.body)), 20_000, t0);
+
+  await stranger.send(roomId, '!snapshot');
+  const refusal = await owner.waitForMessage(botId, (m) => /Sorry @stranger/.test(String(m.body)), 20_000, t0);
+  assert.match(String(refusal.content.body), /verified/);
+  assert.equal(commands.filter((x) => x.from.user === '@stranger:localhost').length, 0);
+  // The stranger sees the bot's messages only as undecryptable.
+  const seen = await waitFor(() => stranger.received.get(refusal.id), 20_000, 'stranger sees the event');
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(stranger.received.get(refusal.id)?.failed ?? seen.failed, true);
+});
