@@ -205,6 +205,16 @@ test('masks hide motion; zones are named and limit where motion counts', () => {
   assert.deepEqual(elsewhere, [], 'motion outside every zone was reported');
 });
 
+test('an object in the first frame that then leaves: its ghost fades within seconds', () => {
+  const parked = [{ x: 100, y: 60, w: 40, h: 40, v: 250 }];
+  const frames = Array.from({ length: 60 }, (_, i) => scene(i * 200, { rects: i === 0 ? parked : [], seed: i + 1 }));
+  const events = feed(new MotionDetector({ minDuration: 0, endDelay: 1000 }), frames);
+  const end = events.find((e) => e.event === 'end');
+  assert.ok(end, `the ghost never went away: ${JSON.stringify(events.map((e) => [e.event, e.t]))}`);
+  // 8 still frames, then the normal rate: ~10 s at 5 fps for this contrast (changed pixels alone would take ~1 min).
+  assert.ok(end.t <= 12_000, `ghost ended only at ${end.t} ms`);
+});
+
 test('timing: min duration, end delay, update rate, reset and a clock that jumps back', () => {
   // Object present from 2.0 s to 5.0 s (frames every 200 ms).
   const on = (i: number) => i >= 10 && i < 25;

@@ -2,9 +2,10 @@
 // start/update/end messages out; status, bad frames, reset, bad settings.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { helper, mantisNode } from './helpers/node-red';
-import { tempDir } from './helpers/paths';
+import { repoRoot, tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
 import { makeClip, STANDARD_SCENE } from './helpers/clips';
 import { loadGrayFrames } from '../lib/video/gray-file';
@@ -89,6 +90,24 @@ describe('motion-detect in Node-RED', () => {
     const end = got.find((m) => m.payload.event === 'end');
     assert.equal(end?.payload.startedAt, got[0].payload.startedAt);
     await helper.unload();
+  });
+
+  test('the example flow (test-scene camera -> motion-detect) reports the figure crossing the room', async () => {
+    const flow = (JSON.parse(readFileSync(join(repoRoot, 'examples', 'motion-detect.json'), 'utf8')) as Array<Record<string, unknown>>)
+      .map((n) => (n.type === 'debug' ? { id: n.id, z: n.z, type: 'helper' } : n));
+    await helper.load([mantisNode('mantis-camera'), mantisNode('camera-in'), mantisNode('motion-detect')], flow);
+    try {
+      const got: Msg[] = [];
+      helper.getNode('md0dbg000000001').on('input', (msg) => got.push(msg as Msg));
+      // The scene's figure crosses in 3 s every 8 s.
+      const start = await waitFor(() => got.find((m) => m.payload.event === 'start'), 30_000, 'a start event from the test scene');
+      assert.equal(start.topic, 'motion');
+      assert.ok(start.payload.zones.length >= 1, JSON.stringify(start.payload));
+      assert.ok(start.payload.score > 0.003 && start.payload.score < 0.3, JSON.stringify(start.payload));
+      await waitFor(() => got.find((m) => m.payload.event === 'end'), 25_000, 'the end of that event');
+    } finally {
+      await helper.unload(); // stops the camera's ffmpeg even when an assertion failed
+    }
   });
 
   test('bad settings: a clear error and status, Node-RED keeps running', async () => {

@@ -1,11 +1,15 @@
 // The per-frame pixel work of the motion detector, on typed arrays only.
-// Every buffer is allocated once per frame size and reused: a frame costs three
-// passes over the pixels (horizontal blur; vertical blur + difference to the
-// background + histogram; threshold + background update) plus work on the rows
-// that actually changed (runs, connected components, boxes).
+// Every buffer is allocated once per frame size and reused. With the defaults a
+// frame costs one pass over the frame (2×2 shrink + 2×2 blur, four pixels per
+// 32-bit load), a sparse sample for the tone fit (how the brightness of the whole
+// picture moved), one pass of threshold + background update at the shrunk size,
+// and work only on the rows that changed (runs, connected components, boxes).
 import type { Box } from './event';
 import type { MotionConfig } from './config';
 import { rasterizePolygon } from './polygon';
+
+/** A changed pixel still for this many frames is something that stopped (or a ghost): learn it normally. */
+const STILL_FRAMES = 8;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -47,6 +51,10 @@ export class FrameAnalyzer {
   private hsum = new Uint16Array(0);
   private colSum = new Int32Array(0);
   private blurred = new Uint8Array(0);
+  /** The previous frame's `blurred` (the two buffers swap each frame). */
+  private previous = new Uint8Array(0);
+  /** Per pixel: frames in a row it was changed but still (same as the previous frame). */
+  private stillFor = new Uint8Array(0);
   private bg = new Float32Array(0);
   private raw = new Uint8Array(0);
   private active = new Uint8Array(0);
@@ -107,6 +115,8 @@ export class FrameAnalyzer {
     this.hsum = new Uint16Array(n);
     this.colSum = new Int32Array(width);
     this.blurred = new Uint8Array(n);
+    this.previous = new Uint8Array(n);
+    this.stillFor = new Uint8Array(n);
     this.bg = new Float32Array(n);
     this.raw = new Uint8Array(n);
     this.rowCount = new Int32Array(height);
@@ -130,9 +140,13 @@ export class FrameAnalyzer {
     if (frameW !== this.frameW || frameH !== this.frameH) this.resize(frameW, frameH);
     const width = this.width;
     const height = this.height;
+    const prev = this.blurred;
+    this.blurred = this.previous;
+    this.previous = prev;
     this.smooth(data);
     if (!this.hasBackground || this.activeCount === 0) {
       this.bg.set(this.blurred);
+      this.previous.set(this.blurred);
       this.hasBackground = true;
       return { kind: 'first', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset: 0 };
     }
@@ -415,6 +429,9 @@ export class FrameAnalyzer {
     const act = this.active;
     const bg = this.bg;
     const b = this.blurred;
+    const p = this.previous;
+    const still = thr >> 1;
+    const stillFor = this.stillFor;
     const rowCount = this.rowCount;
     let total = 0;
     const all = this.activeCount === w * h;
@@ -429,8 +446,13 @@ export class FrameAnalyzer {
           const c = e > thr || e < -thr ? 1 : 0;
           raw[i] = c;
           count += c;
-          // Changed pixels learn slowly, so a passing object leaves no ghost behind; one that stays is learnt in time.
-          bg[i] = g + (c === 0 ? lr : lrFg) * (v - g);
+          // Changed pixels learn slowly, so a passing object leaves no trail; but changed pixels that stay
+          // the same for STILL_FRAMES frames (an object that stopped, or the ghost of one that was in the
+          // first frame) learn at the normal rate and fade into the background.
+          const d = v - p[i];
+          const n = c === 1 && d <= still && d >= -still ? Math.min(stillFor[i] + 1, 255) : 0;
+          stillFor[i] = n;
+          bg[i] = g + (c === 0 || n >= STILL_FRAMES ? lr : lrFg) * (v - g);
         }
       } else {
         for (let i = row; i < end; i++) {
@@ -440,7 +462,10 @@ export class FrameAnalyzer {
           const c = (e > thr || e < -thr ? 1 : 0) & act[i];
           raw[i] = c;
           count += c;
-          bg[i] = g + (c === 0 ? lr : lrFg) * (v - g);
+          const d = v - p[i];
+          const n = c === 1 && d <= still && d >= -still ? Math.min(stillFor[i] + 1, 255) : 0;
+          stillFor[i] = n;
+          bg[i] = g + (c === 0 || n >= STILL_FRAMES ? lr : lrFg) * (v - g);
         }
       }
       rowCount[y] = count;

@@ -10,8 +10,9 @@ export interface MotionConfig {
   blur: number;
   /** Share of the background replaced by each new frame (0..1). 0.05 at 5 fps follows a change in ~4 s. */
   learningRate: number;
-  /** The same for pixels that changed: small, so a passing object is not learnt (no ghost after it left),
-   *  but not 0, so an object that stays (a parked car) becomes background in time. */
+  /** The same for pixels that differ from the background: small, so a passing object leaves no trail.
+   *  Pixels that differ from the background but stay the same for 8 frames (a parked car, the ghost of
+   *  someone who was in the first frame) use learningRate again and fade into the background. */
   foregroundLearningRate: number;
   /** A pixel changed when it differs from the background by more than this (1..254, on 0..255). Lower = more sensitive. */
   threshold: number;
