@@ -438,35 +438,25 @@ export class FrameAnalyzer {
     for (let y = 0, row = 0; y < h; y++, row += w) {
       let count = 0;
       const end = row + w;
-      if (all) { // no masks or zones: no per-pixel test
-        for (let i = row; i < end; i++) {
-          const v = b[i];
-          const g = bg[i];
-          const e = v - gain * g - shift;
-          const c = e > thr || e < -thr ? 1 : 0;
-          raw[i] = c;
-          count += c;
-          // Changed pixels learn slowly, so a passing object leaves no trail; but changed pixels that stay
-          // the same for STILL_FRAMES frames (an object that stopped, or the ghost of one that was in the
-          // first frame) learn at the normal rate and fade into the background.
-          const d = v - p[i];
-          const n = c === 1 && d <= still && d >= -still ? Math.min(stillFor[i] + 1, 255) : 0;
-          stillFor[i] = n;
-          bg[i] = g + (c === 0 || n >= STILL_FRAMES ? lr : lrFg) * (v - g);
+      for (let i = row; i < end; i++) {
+        const v = b[i];
+        const g = bg[i];
+        const e = v - gain * g - shift;
+        if ((e <= thr && e >= -thr) || (!all && act[i] === 0)) {
+          raw[i] = 0;
+          stillFor[i] = 0;
+          bg[i] = g + lr * (v - g);
+          continue;
         }
-      } else {
-        for (let i = row; i < end; i++) {
-          const v = b[i];
-          const g = bg[i];
-          const e = v - gain * g - shift;
-          const c = (e > thr || e < -thr ? 1 : 0) & act[i];
-          raw[i] = c;
-          count += c;
-          const d = v - p[i];
-          const n = c === 1 && d <= still && d >= -still ? Math.min(stillFor[i] + 1, 255) : 0;
-          stillFor[i] = n;
-          bg[i] = g + (c === 0 || n >= STILL_FRAMES ? lr : lrFg) * (v - g);
-        }
+        raw[i] = 1;
+        count++;
+        // Changed pixels learn slowly, so a passing object leaves no trail; but changed pixels that stay
+        // the same for STILL_FRAMES frames (an object that stopped, or the ghost of one that was in the
+        // first frame) learn at the normal rate and fade into the background.
+        const d = v - p[i];
+        const n = d <= still && d >= -still ? stillFor[i] + 1 : 0;
+        stillFor[i] = n > 255 ? 255 : n;
+        bg[i] = g + (n >= STILL_FRAMES ? lr : lrFg) * (v - g);
       }
       rowCount[y] = count;
       total += count;
