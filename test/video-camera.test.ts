@@ -22,14 +22,14 @@ test('the ffmpeg command thins before scaling, copies H.264 and encodes the rest
   const a = file.main.args;
   assert.equal(file.feeder, undefined);
   assert.deepEqual(a.slice(a.indexOf('-stream_loop'), a.indexOf('-i') + 2), ['-stream_loop', '-1', '-re', '-i', '/v.mp4']);
-  assert.equal(a[a.indexOf('-vf') + 1], 'fps=5,scale=320:-2,format=gray');
+  assert.equal(a[a.indexOf('-vf') + 1], 'fps=5,scale=320:-2:flags=area,format=gray');
   assert.equal(a[a.indexOf('-c:v') + 1], 'copy');
   assert.equal(a[a.indexOf('-segment_start_number') + 1], '7');
   assert.equal(a.at(-1), '/ring/seg%09d.ts');
 
   const http = buildCameraCommands(cameraConfig({ source: 'http', input: 'http://cam/x.mjpg', detectWidth: 160, detectFps: 2 }), { ringDir: ring, encode: true, startNumber: 0 });
   const h = http.main.args;
-  assert.equal(h[h.indexOf('-vf') + 1], 'fps=2,scale=160:-2,format=gray');
+  assert.equal(h[h.indexOf('-vf') + 1], 'fps=2,scale=160:-2:flags=area,format=gray');
   assert.equal(h[h.indexOf('-c:v') + 1], 'libx264');
   assert.equal(h[h.indexOf('-profile:v') + 1], 'baseline');
   assert.equal(h[h.indexOf('-pix_fmt', h.indexOf('-c:v')) + 1], 'yuv420p');

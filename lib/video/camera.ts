@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -8,7 +8,7 @@ import type { GrayFrame } from './frame';
 import { RawFrameSplitter } from './raw-frames';
 import { SegmentRing, type Segment } from './segments';
 import { buildCameraCommands, cameraConfig, sourceIsH264, validateCameraConfig, type CameraConfig } from './source';
-import { exitReason, probe, run } from './ffmpeg';
+import { exitReason, run } from './ffmpeg';
 
 export type CameraState = 'stopped' | 'starting' | 'watching' | 'reconnecting' | 'error';
 export interface CameraStatus { state: CameraState; text: string }
@@ -24,13 +24,11 @@ export interface Snapshot {
 export interface Clip {
   path: string;
   thumbnail: Buffer;
-  /** Seconds (ffprobe). */
+  /** Seconds: the sum of the joined segments' media durations. */
   duration: number;
   width: number;
   height: number;
   size: number;
-  codec: string;
-  profile: string;
   /** Wall-clock ms of the first and last recorded instant. */
   start: number;
   end: number;
@@ -50,6 +48,9 @@ interface Run {
   ringDir: string;
   reason?: string;
 }
+
+// Ring segments start with a keyframe carrying SPS/PPS: no need to read ahead to learn the stream.
+const NO_PROBE = ['-probesize', '32', '-analyzeduration', '0'];
 
 // Messages after which retrying quickly will not help, though the camera may still come back.
 const PERMANENT = /404|401|403|Unauthorized|Forbidden|Not Found|Invalid data found|No such file|Permission denied|Protocol not found/i;
@@ -76,7 +77,6 @@ export class Camera extends EventEmitter {
   private restartNow = false;
   private nextNumber = 0;
   private jobs = new Set<number>();
-  private jobCount = 0;
   private exited: Promise<void> = Promise.resolve();
 
   constructor(config: Partial<CameraConfig>) {
@@ -302,7 +302,7 @@ export class Camera extends EventEmitter {
     try {
       // reverse keeps the decoded frames of one segment (about a second) and hands out the last first.
       const { stdout } = await run(this.config.ffmpegPath, [
-        '-hide_banner', '-nostdin', '-loglevel', 'error', '-i', seg.path,
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', seg.path,
         '-an', '-vf', 'reverse', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
       ], 15_000, this.track);
       if (!stdout.length) throw new Error('ffmpeg produced no picture');
@@ -327,32 +327,34 @@ export class Camera extends EventEmitter {
     const ring = this.ring;
     if (!ring) throw new Error(`camera ${this.config.name} is not running (${this.status.text})`);
     const release = ring.hold(from);
-    const listFile = join(ring.dir, `clip-${++this.jobCount}.txt`);
     try {
       await ring.waitUntilCovered(to, this.config.segmentSeconds * 2000 + 3000);
       const segs = ring.overlapping(from, to).filter((s) => existsSync(s.path));
       if (!segs.length) throw new Error(`no video recorded between ${new Date(from).toISOString()} and ${new Date(to).toISOString()} (${this.status.text})`);
-      writeFileSync(listFile, segs.map((s) => `file '${s.path.replace(/'/g, "'\\''")}'\n`).join(''));
       mkdirSync(dirname(outPath), { recursive: true });
-      await run(this.config.ffmpegPath, [
-        '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', listFile,
-        '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-y', outPath,
-      ], 60_000, this.track);
       const start = segs[0].start, end = segs.at(-1)!.end;
-      const at = Math.max(0, Math.min(((thumbnailAt ?? from) - start) / 1000, (end - start) / 1000 - 0.5));
-      const [info, thumb] = await Promise.all([
-        probe(this.config.ffprobePath, outPath),
+      // Thumbnail: the keyframe opening the first segment after the motion began (the mover is in
+      // the picture, and one decoded frame is fast), made while the clip is joined.
+      const at = thumbnailAt ?? from;
+      const thumbSeg = segs.find((s) => s.start >= at) ?? segs.at(-1)!;
+      const [, thumb] = await Promise.all([
+        // MPEG-TS segments with running timestamps join byte-wise (concat protocol): one demuxer,
+        // one probe, instead of the concat demuxer probing every segment.
         run(this.config.ffmpegPath, [
-          '-hide_banner', '-nostdin', '-loglevel', 'error', '-ss', at.toFixed(3), '-i', outPath,
+          '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', `concat:${segs.map((s) => s.path).join('|')}`,
+          '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-y', outPath,
+        ], 60_000, this.track),
+        run(this.config.ffmpegPath, [
+          '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', thumbSeg.path,
           '-frames:v', '1', '-vf', "scale='min(640,iw)':-2", '-q:v', '4', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
         ], 15_000, this.track),
       ]);
       return {
-        path: outPath, thumbnail: thumb.stdout, duration: info.duration, width: info.width, height: info.height,
-        size: statSync(outPath).size, codec: info.codec, profile: info.profile, start, end,
+        path: outPath, thumbnail: thumb.stdout,
+        duration: Number(segs.reduce((d, s) => d + s.duration, 0).toFixed(3)),
+        width: this.width, height: this.height, size: statSync(outPath).size, start, end,
       };
     } finally {
-      rmSync(listFile, { force: true });
       release();
     }
   }

@@ -7,6 +7,8 @@ export interface Segment {
   /** Wall-clock ms. */
   start: number;
   end: number;
+  /** Media duration in seconds, as ffmpeg wrote it. */
+  duration: number;
 }
 
 /**
@@ -42,7 +44,9 @@ export class SegmentRing {
     const candidate = now - end;
     if (this.offset === null || candidate < this.offset) this.offset = candidate;
     else this.offset += (candidate - this.offset) * 0.02;
-    const seg: Segment = { path: join(this.dir, name.replace(/^.*\//, '')), start: this.offset + start, end: this.offset + end };
+    const seg: Segment = {
+      path: join(this.dir, name.replace(/^.*\//, '')), start: this.offset + start, end: this.offset + end, duration: (end - start) / 1000,
+    };
     // A restart may overlap the last segment of the previous run by a few ms.
     const last = this.segments.at(-1);
     if (last && seg.start < last.end) seg.start = Math.min(last.end, seg.end);

@@ -24,6 +24,8 @@ export function makeBarVideo(path: string, v: BarVideo, profile = 'high'): void 
     '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', graph, '-t', String(v.seconds),
     // veryfast, not ultrafast: ultrafast turns every profile into Constrained Baseline.
     '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', profile, '-pix_fmt', 'yuv420p', '-g', String(v.fps),
+    // A fixed 1 s GOP like an IP camera's (no extra keyframes on scene cuts): segments of exactly 1 s.
+    '-sc_threshold', '0',
     path,
   ]);
 }
