@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { makeClip, STANDARD_SCENE, QUIET_SCENE, type TruthClip } from './helpers/clips';
 import { repoRoot, tempDir } from './helpers/paths';
 import { detectFile } from '../lib/motion/detect-file';
+import { loadGrayFrames, GrayFileReader } from '../lib/video/gray-file';
 import type { MotionEvent } from '../lib/motion/event';
 
 const run = promisify(execFile);
@@ -85,6 +86,22 @@ test('CLI: settings from --config (zones, fps, width) and clear errors', async (
     assert.match(err.stderr ?? '', /ffmpeg failed on .*missing\.mp4/);
     return true;
   });
+});
+
+test('gray-file: ffmpeg thins and scales a file into gray frames on a media-time clock', async () => {
+  const frames = await loadGrayFrames(scene.path, { fps: 4, width: 160 });
+  assert.equal(frames.length, 25 * 4);
+  assert.deepEqual([frames[0].width, frames[0].height, frames[0].data.length], [160, 120, 160 * 120]);
+  assert.deepEqual(frames.slice(0, 3).map((f) => f.t), [0, 250, 500]);
+  // vtest.avi is 768x576: the height follows the aspect ratio, rounded to even.
+  const v = await loadGrayFrames(join(DATA, 'vtest.avi'), { fps: 2, width: 202, duration: 1 });
+  assert.deepEqual([v[0].width, v[0].height], [202, 152]);
+  // stop() ends a read early without an error.
+  let n = 0;
+  const reader = new GrayFileReader(join(DATA, 'vtest.avi'), () => { if (++n === 3) reader.stop(); }, { fps: 10 });
+  const info = await reader.start();
+  assert.ok(info.frames >= 3 && info.frames < 700, `${info.frames} frames after stop()`);
+  assert.throws(() => new GrayFileReader('x', () => {}, { width: 321 }), /width must be an even integer/);
 });
 
 test('vtest.avi (people walking all the time) is motion from the start to the end', async () => {

@@ -99,6 +99,28 @@ test('the one-pass shrink+blur gives the same pixels as shrink, then blur', () =
   assert.ok(Math.abs(px(fast)[y * (W / 2) + x] - sum / 16) <= 1);
 });
 
+test('odd and tiny frame sizes, every blur width, and a size change mid-stream work', () => {
+  for (const [w, h] of [[90, 50], [322, 181], [7, 5], [1, 1], [16, 16]]) {
+    for (const blur of [1, 2, 3, 5]) {
+      const det = new MotionDetector({ blur, minDuration: 0 });
+      const base = new Uint8Array(w * h).fill(100);
+      det.push({ width: w, height: h, data: base, t: 0 });
+      const moved = new Uint8Array(w * h).fill(100);
+      for (let y = 0; y < h; y++) for (let x = 0; x < Math.ceil(w / 3); x++) moved[y * w + x] = 250;
+      const ev = det.push({ width: w, height: h, data: moved, t: 200 });
+      if (w >= 90) assert.equal(ev[0]?.event, 'start', `${w}x${h} blur ${blur}: ${JSON.stringify(det.last)}`);
+      for (const b of det.last?.boxes ?? []) assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.w <= 1.0001 && b.y + b.h <= 1.0001, JSON.stringify(b));
+    }
+  }
+  // A new frame size restarts the background (and ends an event).
+  const det = new MotionDetector({ minDuration: 0 });
+  det.push(scene(0));
+  det.push(scene(200, { rects: [{ x: 10, y: 10, w: 40, h: 40, v: 255 }] }));
+  assert.ok(det.inMotion);
+  const ev = det.push({ width: 160, height: 90, data: new Uint8Array(160 * 90), t: 400 });
+  assert.deepEqual(ev.map((e) => e.event), ['end']);
+});
+
 test('polygons: point test, rasterized area, parsing', () => {
   const tri = parsePolygons([[[0, 0], [1, 0], [0, 1]]])[0];
   assert.ok(pointInPolygon(0.2, 0.2, tri));

@@ -230,8 +230,13 @@ export class FrameAnalyzer {
       if (y + 1 < h) this.blockSums(words, src, y + 1, b);
       else b.set(a);
       const last = w - 1;
-      for (let x = 0; x < last; x++) out[row + x] = (a[x] + a[x + 1] + b[x] + b[x + 1] + 8) >> 4;
-      out[row + last] = (2 * (a[last] + b[last]) + 8) >> 4;
+      let left = a[0] + b[0];
+      for (let x = 0; x < last; x++) {
+        const right = a[x + 1] + b[x + 1];
+        out[row + x] = (left + right + 8) >> 4;
+        left = right;
+      }
+      out[row + last] = (2 * left + 8) >> 4;
       const t = a; a = b; b = t;
     }
   }
