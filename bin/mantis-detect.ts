@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N]
+// mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace]
 // Prints one JSON object per line for each motion event, times in seconds into
 // the file, so settings can be tuned on one's own footage. Same code as the node.
 import { readFileSync } from 'node:fs';
@@ -8,9 +8,10 @@ import { ConfigError } from '../lib/motion/errors';
 import { DEFAULT_CONFIG } from '../lib/motion/config';
 import type { MotionEvent } from '../lib/motion/event';
 
-const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N]
+const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace]
   Prints {"event":"start"|"update"|"end","t":<s>,"startedAt":<s>,"score":...,"boxes":[...],"zones":[...]} per line.
   --fps    detection rate (default 5)      --width  detection width in px (default 320)
+  --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset"}
   --config detector settings, e.g. '{"threshold":20,"minArea":0.005,"masks":[[[0,0],[0.3,0],[0.3,1],[0,1]]]}'
   defaults: ${JSON.stringify(DEFAULT_CONFIG)}`;
 
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<void> {
   let config: Record<string, unknown> = {};
   let fps: number | undefined;
   let width: number | undefined;
+  let trace = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => { const v = argv[++i]; if (v === undefined) fail(`${a} needs a value\n${USAGE}`); return v; };
@@ -45,6 +47,7 @@ async function main(argv: string[]): Promise<void> {
       if (config === null || typeof config !== 'object' || Array.isArray(config)) fail('--config must be a JSON object');
     } else if (a === '--fps') fps = Number(value());
     else if (a === '--width') width = Number(value());
+    else if (a === '--trace') trace = true;
     else if (a.startsWith('-')) fail(`unknown option ${a}\n${USAGE}`);
     else if (file === undefined) file = a;
     else fail(`only one FILE, got also ${a}`);
@@ -54,7 +57,14 @@ async function main(argv: string[]): Promise<void> {
   if (config.fps !== undefined) { fps ??= Number(config.fps); delete config.fps; }
   if (config.width !== undefined) { width ??= Number(config.width); delete config.width; }
   try {
-    await detectFile(file, config, { fps: fps ?? 5, width: width ?? 320, onEvent: (e) => process.stdout.write(`${toLine(e)}\n`) });
+    await detectFile(file, config, {
+      fps: fps ?? 5,
+      width: width ?? 320,
+      onEvent: (e) => process.stdout.write(`${toLine(e)}\n`),
+      onFrame: trace
+        ? (t, a) => process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset })}\n`)
+        : undefined,
+    });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof RangeError) fail(`bad setting: ${e.message}`);
     fail((e as Error).message, 1);

@@ -64,6 +64,14 @@ test('CLI: every motion interval of the ground-truth clip, nothing from brightne
 
 test('CLI: a quiet scene with noise, brightness steps, an exposure ramp and gain steps has no event', async () => {
   assert.deepEqual(await cli(quiet.path), []);
+  // --trace shows why: each frame's analysis on stderr, the steps as global changes.
+  const { stdout, stderr } = await run(process.execPath, [CLI, quiet.path, '--trace'], { maxBuffer: 16 << 20 });
+  assert.equal(stdout, '');
+  const frames = stderr.trim().split('\n').map((l) => JSON.parse(l) as { t: number; kind: string });
+  assert.equal(frames.length, QUIET_SCENE.duration * 5);
+  for (const g of quiet.globalChanges.filter((x) => !QUIET_SCENE.ramps.some((r) => r.from === x))) {
+    assert.equal(frames.find((f) => Math.abs(f.t - g) < 0.01)?.kind, 'global', `the step at ${g} s`);
+  }
 });
 
 test('CLI: settings from --config (zones, fps, width) and clear errors', async () => {

@@ -2,6 +2,7 @@
 // and what tests and benchmarks use to check the detector on real footage.
 import type { MotionEvent } from './event';
 import { MotionDetector } from './detector';
+import type { FrameAnalysis } from './analyzer';
 import { GrayFileReader, type GrayFileInfo, type GrayFileOptions } from '../video/gray-file';
 
 export interface FileDetection { events: MotionEvent[]; info: GrayFileInfo }
@@ -14,7 +15,7 @@ export interface FileDetection { events: MotionEvent[]; info: GrayFileInfo }
 export async function detectFile(
   path: string,
   config: unknown = {},
-  opts: GrayFileOptions & { onEvent?: (e: MotionEvent) => void } = {},
+  opts: GrayFileOptions & { onEvent?: (e: MotionEvent) => void; onFrame?: (t: number, a: FrameAnalysis) => void } = {},
 ): Promise<FileDetection> {
   const detector = new MotionDetector(config);
   const events: MotionEvent[] = [];
@@ -23,6 +24,7 @@ export async function detectFile(
   const reader = new GrayFileReader(path, (frame) => {
     lastT = frame.t;
     for (const e of detector.push(frame)) emit(e);
+    if (opts.onFrame && detector.last) opts.onFrame(frame.t, detector.last);
   }, opts);
   const info = await reader.start();
   for (const e of detector.reset(lastT)) emit(e);
