@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -109,7 +109,8 @@ export class Camera extends EventEmitter {
     }
     const base = this.config.ringDir || defaultRingBase();
     mkdirSync(base, { recursive: true });
-    this.ring = new SegmentRing(mkdtempSync(join(base, 'mantis-ring-')), this.config.keepSeconds * 1000);
+    removeStaleRings(base);
+    this.ring = new SegmentRing(mkdtempSync(join(base, `mantis-ring-${process.pid}-`)), this.config.keepSeconds * 1000);
     this.watchdog = setInterval(() => this.checkStall(), 1000);
     this.watchdog.unref();
     this.spawnRun();
@@ -356,6 +357,21 @@ export class Camera extends EventEmitter {
       };
     } finally {
       release();
+    }
+  }
+}
+
+/** Rings left behind by a Node-RED that was killed (its PID is in the name) hold RAM in /dev/shm. */
+function removeStaleRings(base: string): void {
+  let names: string[] = [];
+  try { names = readdirSync(base); } catch { return; }
+  for (const name of names) {
+    const m = /^mantis-ring-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(base, name), { recursive: true, force: true });
     }
   }
 }
