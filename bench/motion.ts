@@ -39,12 +39,13 @@ export async function run(report: Report): Promise<void> {
       value: Number(median(runs).toFixed(4)),
       unit: 'ms',
       wall_ms: Number(median(walls).toFixed(4)),
+      min_ms: Number(Math.min(...runs).toFixed(4)),
       target: width === 320 ? 0.3 : undefined,
       frames: frames.length,
       runs: runs.length,
       events,
       source: 'vtest.avi',
-      measure: 'process CPU time per frame, median of 8 runs',
+      measure: 'process CPU time per frame, median of 8 runs (min_ms: the quietest run)',
     });
   }
 }
