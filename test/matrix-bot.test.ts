@@ -11,7 +11,7 @@ import { Synapse } from './helpers/synapse';
 import { MatrixOwner, unrefLongTimers } from './helpers/matrix-owner';
 import { tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
-import { MatrixBot, type CommandMessage, type PendingVerification } from '../lib/matrix/bot';
+import { MatrixBot, NotEncryptedError, type CommandMessage, type PendingVerification } from '../lib/matrix/bot';
 import type { EncryptedFile } from '../lib/matrix/attachment';
 
 unrefLongTimers();
@@ -124,4 +124,13 @@ test('commands: verified owner is obeyed, unverified stranger is refused and get
   const seen = await waitFor(() => stranger.received.get(refusal.id), 20_000, 'stranger sees the event');
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(stranger.received.get(refusal.id)?.failed ?? seen.failed, true);
+});
+
+test('refuses to send into a room without encryption', async () => {
+  const plain = await owner.createPlainRoom([botId]);
+  await waitFor(() => bot.joinedRooms().includes(plain), 20_000, 'bot joined the plain room');
+  await assert.rejects(bot.queue([plain], { kind: 'text', text: 'secret alarm' }), NotEncryptedError);
+  await new Promise((r) => setTimeout(r, 500));
+  const leaked = syn.roomEvents(plain).filter((e) => e.json.sender === botId && e.type === 'm.room.message');
+  assert.equal(leaked.length, 0);
 });

@@ -211,7 +211,12 @@ export class MatrixBot extends EventEmitter {
       });
     }
 
-    client.on(sdk.CryptoEvent.VerificationRequestReceived, (req) => { void this.onVerificationRequest(req); });
+    let prepared = false;
+    client.on(sdk.CryptoEvent.VerificationRequestReceived, (req) => {
+      // Requests replayed from the initial sync's history are stale: only live ones count.
+      if (!prepared) { this.log('info', `ignoring verification request from ${req.otherUserId} in history`); return; }
+      void this.onVerificationRequest(req);
+    });
     client.on(sdk.RoomEvent.MyMembership, (room, membership) => { void this.onMembership(room, membership); });
     client.on(sdk.RoomEvent.Timeline, (event, _room, toStart, _removed, data) => {
       if (toStart || !data.liveEvent) return;
@@ -226,15 +231,21 @@ export class MatrixBot extends EventEmitter {
     });
 
     this.startedAt = Date.now();
-    const prepared = new Promise<void>((resolve) => {
+    const ready = new Promise<void>((resolve) => {
       const onSync = (state: Sdk.SyncState): void => {
         if (state === sdk.SyncState.Prepared || state === sdk.SyncState.Syncing) { client.off(sdk.ClientEvent.Sync, onSync); resolve(); }
       };
       client.on(sdk.ClientEvent.Sync, onSync);
     });
     await client.startClient({ initialSyncLimit: 1, lazyLoadMembers: false });
-    await prepared;
+    await ready;
+    prepared = true;
     if (this.stopped) return;
+    // A crash may have lost the last ratchet step of an outbound megolm session; a
+    // fresh session per start guarantees no message index is ever used twice.
+    for (const room of client.getRooms()) {
+      if (room.getMyMembership() === 'join') await crypto.forceDiscardSession(room.roomId).catch(() => undefined);
+    }
     this.setState('online');
     await this.fetchUploadLimit();
     await this.setProfile().catch((e: Error) => this.log('warn', `profile: ${e.message}`));
@@ -359,7 +370,10 @@ export class MatrixBot extends EventEmitter {
     const client = this.client;
     if (!client || this.state !== 'online') throw new Error('not connected');
     const room = client.getRoom(e.roomId);
-    if (!room || room.getMyMembership() !== 'join') throw new PermanentSendError(`not a member of ${e.roomId}`);
+    const membership = room?.getMyMembership();
+    if (membership === 'leave' || membership === 'ban') throw new PermanentSendError(`not a member of ${e.roomId}`);
+    // Unknown room or a join still in flight: keep it queued and retry.
+    if (membership !== 'join') throw new Error(`not joined to ${e.roomId} yet`);
     if (!(await this.isRoomEncrypted(e.roomId))) throw new PermanentSendError(`room ${e.roomId} is not encrypted`);
     const content = await this.content(e);
     await client.sendEvent(e.roomId, 'm.room.message' as never, content as never, e.txnId);
@@ -411,6 +425,9 @@ export class MatrixBot extends EventEmitter {
 
   private async onMembership(room: Sdk.Room, membership: string): Promise<void> {
     if (membership !== 'invite' || !this.client) return;
+    // During the initial sync a room's history replays old memberships: act on the final one.
+    await new Promise((r) => setTimeout(r, 0));
+    if (room.getMyMembership() !== 'invite') return;
     const me = this.session!.userId;
     const inviter = room.getMember(me)?.events.member?.getSender();
     if (inviter && this.isAllowed(inviter)) {
@@ -507,6 +524,15 @@ export class MatrixBot extends EventEmitter {
   }
 
   private async onVerificationRequest(req: VerificationRequest): Promise<void> {
+    // After a restart the room's history (decrypted after the first sync) replays old
+    // in-room requests; their transaction id is the request event's id.
+    if (req.roomId && req.transactionId) {
+      const ev = await this.client?.fetchRoomEvent(req.roomId, req.transactionId).catch(() => undefined);
+      if (ev && typeof ev.origin_server_ts === 'number' && ev.origin_server_ts < this.startedAt) {
+        this.log('info', `ignoring old verification request from ${req.otherUserId}`);
+        return;
+      }
+    }
     if (!this.isAllowed(req.otherUserId)) {
       this.log('warn', `declined verification from ${req.otherUserId} (not an allowed user)`);
       await req.cancel().catch(() => undefined);

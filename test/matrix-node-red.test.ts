@@ -1,0 +1,130 @@
+// The Matrix nodes in a real Node-RED 5 process against a real Synapse:
+// verification confirmed through the editor's admin endpoint, alerts and
+// commands through the flow, kill -9 and restart (same device, same keys,
+// still verified), and the durable outbox across a homeserver outage.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Synapse } from './helpers/synapse';
+import { MatrixOwner, unrefLongTimers } from './helpers/matrix-owner';
+import { NodeRedProcess, matrixTestFlow } from './helpers/matrix-node-red';
+import { tempDir } from './helpers/paths';
+import { sleep, waitFor } from './helpers/processes';
+
+unrefLongTimers();
+const syn = new Synapse();
+let owner: MatrixOwner;
+let red: NodeRedProcess;
+let roomId = '';
+let botId = '';
+let deviceId = '';
+const OWNER = '@owner:localhost';
+
+interface VerificationState { pending: { id: string; emoji: [string, string][] } | null; deviceId: string | null; status: { text: string } }
+const state = async (): Promise<VerificationState> => await red.getJson('/mantis/matrix-account/acc/verification') as unknown as VerificationState;
+const alert = async (body: Record<string, unknown>): Promise<void> => {
+  const r = await red.post('/alert', { roomId, ...body });
+  assert.equal(r.status, 200);
+};
+const botJoined = (): boolean => owner.client.getRoom(roomId)?.getMember(botId)?.membership === 'join';
+
+before(async () => {
+  await syn.start();
+  botId = await syn.register('mantis', 'botpass');
+  await syn.register('owner', 'ownerpass');
+  owner = new MatrixOwner(syn.url, OWNER, 'ownerpass');
+  await owner.start();
+  roomId = await owner.createEncryptedRoom([botId]);
+  const userDir = tempDir('matrix-red');
+  red = new NodeRedProcess(userDir, matrixTestFlow(syn.url, botId, OWNER, ''), { acc: { password: 'botpass' } });
+  await red.start();
+});
+
+after(async () => {
+  await red?.stop();
+  await owner?.stop();
+  await syn.stop();
+});
+
+test('joins on invite and verifies through the editor endpoint (never by itself)', async () => {
+  await waitFor(botJoined, 30_000, 'bot joined the room');
+  await owner.verify(botId, roomId, async (names) => {
+    const s = await waitFor(async () => (await state()).pending, 20_000, 'emoji in the editor endpoint');
+    assert.deepEqual(s.emoji.map((e) => e[1]), names);
+    // Without the human's confirmation nothing happens.
+    await sleep(1500);
+    assert.ok((await state()).pending, 'still waiting for the editor');
+    const bad = await red.post('/mantis/matrix-account/acc/verification/confirm', { id: 'wrong' });
+    assert.equal(bad.status, 409);
+    const r = await red.post('/mantis/matrix-account/acc/verification/confirm', { id: s.id });
+    assert.equal(r.status, 200);
+  });
+  deviceId = String((await state()).deviceId);
+  assert.ok(await owner.isVerified(botId, deviceId));
+});
+
+test('alerts from the flow arrive decrypted; commands come out of matrix-e2ee-in and replies go back', async () => {
+  const t0 = Date.now() - 1000;
+  await alert({ text: 'Motion: front door' });
+  await owner.waitForMessage(botId, (c) => c.body === 'Motion: front door', 20_000, t0);
+  await owner.send(roomId, '!status');
+  await owner.waitForMessage(botId, (c) => c.body === `ack status from ${OWNER}`, 20_000, t0);
+  await owner.send(roomId, '!help');
+  await owner.waitForMessage(botId, (c) => /Mantis commands/.test(String(c.body)), 20_000, t0);
+});
+
+test('kill -9 mid-session and restart: same device and keys, still verified, commands still obeyed', async () => {
+  const storeDir = join(red.userDir, 'mantis-matrix', 'acc');
+  const session = JSON.parse(readFileSync(join(storeDir, 'session.json'), 'utf8')) as { deviceId: string };
+  assert.equal(session.deviceId, deviceId);
+  const t0 = Date.now() - 1000;
+  // Kill while the bot is busy: a command in flight and alerts being sent.
+  await owner.send(roomId, '!snapshot');
+  await alert({ text: 'before crash 1' });
+  await alert({ text: 'before crash 2' });
+  await sleep(150);
+  await red.kill9();
+  await red.start();
+  await waitFor(async () => (await state()).status.text === 'connected', 60_000, 'bot connected again');
+  assert.equal((await state()).deviceId, deviceId);
+  // Nothing accepted before the crash is lost (the outbox is on disk).
+  await owner.waitForMessage(botId, (c) => c.body === 'before crash 2', 30_000, t0).catch((e: Error) => {
+    if (process.env.MANTIS_DEBUG) {
+      console.log(red.proc?.output);
+      console.log([...owner.received.values()].filter((r) => r.ts >= t0));
+    }
+    throw e;
+  });
+  await alert({ text: 'after crash' });
+  const after = await owner.waitForMessage(botId, (c) => c.body === 'after crash', 30_000, t0).catch((e: Error) => {
+    if (process.env.MANTIS_DEBUG) {
+      console.log(red.proc?.output);
+      console.log([...owner.received.values()].filter((r) => r.ts >= t0));
+    }
+    throw e;
+  });
+  assert.equal(after.failed, false);
+  assert.ok(await owner.isVerified(botId, deviceId), 'owner still trusts the same device');
+  const devices = await owner.client.getCrypto()!.getUserDeviceInfo([botId], true);
+  assert.deepEqual([...(devices.get(botId)?.keys() ?? [])], [deviceId]);
+  // The bot still trusts the owner (its cross-signing state survived): commands work.
+  const t1 = Date.now() - 500;
+  await owner.send(roomId, '!snapshot');
+  await owner.waitForMessage(botId, (c) => c.body === `ack snapshot from ${OWNER}`, 30_000, t1);
+});
+
+test('homeserver down during an alarm: alerts wait in the outbox and arrive in order', async () => {
+  const t0 = Date.now() - 1000;
+  await syn.stop();
+  for (let i = 1; i <= 3; i++) await alert({ text: `queued alert ${i}` });
+  await waitFor(async () => /queued 3/.test((await state()).status.text), 30_000, 'status shows queued 3').catch(async (e: Error) => {
+    if (process.env.MANTIS_DEBUG) console.log(JSON.stringify(await state()), red.proc?.output);
+    throw e;
+  });
+  await syn.start();
+  await owner.waitForMessage(botId, (c) => c.body === 'queued alert 3', 90_000, t0);
+  const order = [...owner.received.values()].filter((r) => r.sender === botId && /^queued alert/.test(String(r.content.body)))
+    .sort((a, b) => a.ts - b.ts).map((r) => r.content.body);
+  assert.deepEqual(order, ['queued alert 1', 'queued alert 2', 'queued alert 3']);
+});
