@@ -319,41 +319,59 @@ export class Camera extends EventEmitter {
   }
 
   /**
+   * A small JPEG (at most 640 px wide) of the keyframe opening the first segment
+   * that starts at or after `at` (wall-clock ms): the picture just after the
+   * motion began, and only one frame to decode. Waits for that segment.
+   */
+  async thumbnail(at: number): Promise<Buffer> {
+    const ring = this.ring;
+    if (!ring) throw new Error(`camera ${this.config.name} is not running (${this.status.text})`);
+    const release = ring.hold(at - this.config.segmentSeconds * 1000);
+    try {
+      await ring.waitUntilCovered(at + 1, this.config.segmentSeconds * 3000 + 3000);
+      const segs = ring.list.filter((s) => s.end > at && existsSync(s.path));
+      const seg = segs.find((s) => s.start >= at) ?? segs.at(-1) ?? ring.latest;
+      if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.status.text})`);
+      const { stdout } = await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', seg.path,
+        '-frames:v', '1', '-vf', "scale='min(640,iw)':-2", '-q:v', '4', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+      ], 15_000, this.track);
+      return stdout;
+    } finally {
+      release();
+    }
+  }
+
+  /**
    * The video between from and to (wall-clock ms), joined from the ring's
    * segments without re-encoding into a faststart MP4 at outPath. Segments
-   * start on keyframes, so the clip starts up to one segment before `from`.
-   * Waits for the segment that reaches `to` to be finished.
+   * start on keyframes, so the clip starts up to one segment before `from`
+   * (and ends up to one after `to`). Waits for the segment that reaches `to`
+   * to be finished. The thumbnail is made meanwhile, unless one is given
+   * (the recorder makes it early, while the motion goes on).
    */
-  async clip(from: number, to: number, outPath: string, thumbnailAt?: number): Promise<Clip> {
+  async clip(from: number, to: number, outPath: string, thumbnail?: number | Promise<Buffer>): Promise<Clip> {
     const ring = this.ring;
     if (!ring) throw new Error(`camera ${this.config.name} is not running (${this.status.text})`);
     const release = ring.hold(from);
     try {
+      const thumb = typeof thumbnail === 'object' ? thumbnail : this.thumbnail(thumbnail ?? from);
+      thumb.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
       await ring.waitUntilCovered(to, this.config.segmentSeconds * 2000 + 3000);
       const segs = ring.overlapping(from, to).filter((s) => existsSync(s.path));
       if (!segs.length) throw new Error(`no video recorded between ${new Date(from).toISOString()} and ${new Date(to).toISOString()} (${this.status.text})`);
       mkdirSync(dirname(outPath), { recursive: true });
-      const start = segs[0].start, end = segs.at(-1)!.end;
-      // Thumbnail: the keyframe opening the first segment after the motion began (the mover is in
-      // the picture, and one decoded frame is fast), made while the clip is joined.
-      const at = thumbnailAt ?? from;
-      const thumbSeg = segs.find((s) => s.start >= at) ?? segs.at(-1)!;
-      const [, thumb] = await Promise.all([
-        // MPEG-TS segments with running timestamps join byte-wise (concat protocol): one demuxer,
-        // one probe, instead of the concat demuxer probing every segment.
-        run(this.config.ffmpegPath, [
-          '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', `concat:${segs.map((s) => s.path).join('|')}`,
-          '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-y', outPath,
-        ], 60_000, this.track),
-        run(this.config.ffmpegPath, [
-          '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', thumbSeg.path,
-          '-frames:v', '1', '-vf', "scale='min(640,iw)':-2", '-q:v', '4', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
-        ], 15_000, this.track),
-      ]);
+      // MPEG-TS segments with running timestamps join byte-wise (concat protocol): one demuxer,
+      // one probe, instead of the concat demuxer probing every segment.
+      await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', `concat:${segs.map((s) => s.path).join('|')}`,
+        '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-y', outPath,
+      ], 60_000, this.track);
       return {
-        path: outPath, thumbnail: thumb.stdout,
+        path: outPath, thumbnail: await thumb,
         duration: Number(segs.reduce((d, s) => d + s.duration, 0).toFixed(3)),
-        width: this.width, height: this.height, size: statSync(outPath).size, start, end,
+        width: this.width, height: this.height, size: statSync(outPath).size,
+        start: segs[0].start, end: segs.at(-1)!.end,
       };
     } finally {
       release();

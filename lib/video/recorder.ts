@@ -8,7 +8,8 @@ import { pruneClips } from './retention';
 /** What the recorder needs of a camera (Camera implements it). */
 export interface ClipSource {
   hold(from: number): () => void;
-  clip(from: number, to: number, outPath: string, thumbnailAt?: number): Promise<Clip>;
+  thumbnail(at: number): Promise<Buffer>;
+  clip(from: number, to: number, outPath: string, thumbnail?: number | Promise<Buffer>): Promise<Clip>;
 }
 
 export interface RecorderOptions {
@@ -44,6 +45,8 @@ interface Job<C> {
   began: number;
   ctx: C;
   release: () => void;
+  /** Made early (about a segment after the motion began), so that the clip is ready sooner. */
+  thumbnail: Promise<Buffer>;
   timer: NodeJS.Timeout | null;
   capTimer: NodeJS.Timeout | null;
 }
@@ -131,7 +134,9 @@ export class Recorder<C = unknown> extends EventEmitter {
   }
 
   private open(kind: JobKind, from: number, began: number, ctx: C): Job<C> {
-    const job: Job<C> = { kind, from, began, ctx, release: this.camera.hold(from), timer: null, capTimer: null };
+    const thumbnail = this.camera.thumbnail(began);
+    thumbnail.catch(() => undefined); // a failure shows when the clip is made
+    const job: Job<C> = { kind, from, began, ctx, release: this.camera.hold(from), thumbnail, timer: null, capTimer: null };
     this.jobs.add(job);
     this.emit('recording', this.active);
     return job;
@@ -151,7 +156,7 @@ export class Recorder<C = unknown> extends EventEmitter {
     this.making++;
     this.drop(job); // the camera holds the segments itself while it joins them
     const file = join(this.options.folder, `${safeName(this.options.prefix)}-${stamp(job.began)}-${job.kind}.mp4`);
-    this.camera.clip(job.from, to, file, job.began).then(
+    this.camera.clip(job.from, to, file, job.thumbnail).then(
       (clip) => {
         this.making--;
         if (!this.running) return;
