@@ -1,5 +1,6 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import type { GrayFrame } from '../lib/video/frame';
@@ -7,7 +8,7 @@ import { buildCameraCommands, cameraConfig } from '../lib/video/source';
 import { helper, mantisNode, type TestNode } from './helpers/node-red';
 import { tempDir } from './helpers/paths';
 import { freePort, waitFor } from './helpers/processes';
-import { barColumn, jpegSize, makeBarVideo, MjpegCamera, onCall, pidAlive } from './helpers/video';
+import { barColumn, ffprobe, jpegSize, makeBarVideo, MjpegCamera, onCall, pidAlive } from './helpers/video';
 
 const nodes = () => [mantisNode('mantis-camera'), mantisNode('camera-in')];
 type Cfg = TestNode & { shared: { camera: Camera } };
@@ -86,6 +87,34 @@ test('a looped H.264 file gives gray frames at detection size and rate, and full
     const pids = cam.pids();
     await cam.stop();
     for (const pid of pids) assert.equal(pidAlive(pid), false, `ffmpeg ${pid} still running`);
+  }
+});
+
+test('rpicam: the raw H.264 piped by the camera program is watched and recorded without re-encoding', async () => {
+  // No Pi camera here: a stand-in for rpicam-vid that writes what it writes, raw H.264 on stdout.
+  const dir = tempDir('rpicam');
+  const fake = join(dir, 'rpicam-vid');
+  writeFileSync(fake, '#!/bin/sh\n# args: -t 0 --codec h264 ... -o -\n' +
+    'exec ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=640x480:rate=15 ' +
+    '-c:v libx264 -preset ultrafast -tune zerolatency -g 15 -f h264 -\n');
+  chmodSync(fake, 0o755);
+  const cam = new Camera({ name: 'pi', source: 'rpicam', rpicamPath: fake, width: 640, height: 480, fps: 15 });
+  const frames: GrayFrame[] = [];
+  cam.on('frame', (f: GrayFrame) => frames.push(f));
+  cam.start();
+  try {
+    await waitFor(() => cam.segments.length >= 3, 20_000, 'three segments');
+    assert.deepEqual([frames[0].width, frames[0].height], [320, 240]);
+    assert.equal(cam.sourceCodec, 'h264');
+    const now = Date.now();
+    const clip = await cam.clip(now - 2000, now, join(dir, 'pi.mp4'));
+    const p = ffprobe(clip.path);
+    assert.equal(p.codec_name, 'h264');
+    assert.equal(p.profile, 'Constrained Baseline');
+    assert.deepEqual([p.width, p.height], [640, 480]);
+    assert.ok(p.duration >= 1.8 && p.duration <= 4.2, `duration ${p.duration}`);
+  } finally {
+    await cam.stop();
   }
 });
 

@@ -187,8 +187,9 @@ export function buildCameraCommands(
       if (fps) args.push('--framerate', String(fps), '--intra', String(Math.max(1, Math.round(fps * c.segmentSeconds))));
       args.push('-o', '-');
       feeder = { cmd: c.rpicamPath, args };
-      // A raw H.264 elementary stream carries no timestamps: give it the rate.
-      input.push('-f', 'h264', '-framerate', String(fps || 30), ...PIPE_PROBE, '-i', 'pipe:0');
+      // A raw H.264 elementary stream carries no timestamps: stamp frames on arrival, so that
+      // segment times stay true even when the sensor delivers fewer frames than asked (low light).
+      input.push('-f', 'h264', '-framerate', String(fps || 30), '-use_wallclock_as_timestamps', '1', ...PIPE_PROBE, '-i', 'pipe:0');
       break;
     }
     case 'test': {
