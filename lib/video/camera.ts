@@ -39,6 +39,8 @@ interface Run {
   feeder?: ChildProcess;
   encode: boolean;
   stderr: string;
+  /** An unfinished stderr line. */
+  partial: string;
   section: string;
   splitter?: RawFrameSplitter;
   early: Buffer[];
@@ -159,7 +161,7 @@ export class Camera extends EventEmitter {
     this.setStatus('starting', `starting ${this.config.source}`);
     const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [cmds.feeder ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'] });
     const r: Run = {
-      main, encode, stderr: '', section: '', early: [], frames: 0,
+      main, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
       lastActivity: Date.now(), lastNumber: this.nextNumber - 1, ringDir: this.ring.dir,
     };
     this.run = r;
@@ -215,10 +217,12 @@ export class Camera extends EventEmitter {
   }
 
   private onStderr(r: Run, b: Buffer): void {
-    const before = r.stderr.length;
-    r.stderr = (r.stderr + b.toString()).slice(-8000);
-    const fresh = r.stderr.slice(Math.max(0, before - 200));
-    for (const line of fresh.split('\n')) {
+    const text = b.toString();
+    r.stderr = (r.stderr + text).slice(-8000);
+    // Only whole lines: a size cut in two ("320x1" + "80") must not be read as 320x1.
+    const lines = (r.partial + text).split('\n');
+    r.partial = (lines.pop() ?? '').slice(-2000);
+    for (const line of lines) {
       const sec = /^(Input|Output) #(\d+)/.exec(line);
       if (sec) { r.section = `${sec[1]}${sec[2]}`; continue; }
       const v = /Stream #\d+:\d+.*?: Video: (\w+)(.*)$/.exec(line);
