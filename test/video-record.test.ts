@@ -2,7 +2,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Camera } from '../lib/video/camera';
+import { Camera } from '../lib/video/camera';
+import { Recorder, type ClipReady } from '../lib/video/recorder';
 import type { GrayFrame } from '../lib/video/frame';
 import type { MotionEvent } from '../lib/motion/event';
 import { pruneClips } from '../lib/video/retention';
@@ -35,6 +36,54 @@ test('retention deletes clips past the age limit, then the oldest past the size 
   assert.deepEqual(deleted.sort(), ['a-old.jpg', 'a-old.mp4', 'b.mp4', 'c.mp4']);
   assert.deepEqual(readdirSync(dir).sort(), ['d.mp4', 'e-new.mp4', 'notes.txt']);
   assert.deepEqual(pruneClips(join(dir, 'missing'), { maxBytes: 1, maxAgeMs: 1 }), []);
+});
+
+test('recorder: motion again during the post-roll extends the clip; a clip is cut at the maximum length', async () => {
+  const dir = tempDir('recorder');
+  const source = join(dir, 'bar.mp4');
+  makeBarVideo(source, { width: 320, height: 240, fps: 15, seconds: 16, speed: 40 });
+  const camera = new Camera({ name: 'rec', source: 'file', input: source });
+  const recorder = new Recorder<string>(camera, { folder: join(dir, 'clips'), preRollMs: 1000, postRollMs: 1500, maxLengthMs: 4000 });
+  const clips: Array<ClipReady<string>> = [];
+  recorder.on('clip', (c: ClipReady<string>) => clips.push(c));
+  camera.start();
+  recorder.start();
+  try {
+    await waitFor(() => camera.segments.length >= 2, 20_000, 'camera recording');
+    const ev = (event: MotionEvent['event'], startedAt: number): MotionEvent =>
+      ({ event, t: Date.now(), startedAt, score: 0.1, boxes: [], zones: [] });
+    const t0 = Date.now();
+    recorder.motion(ev('start', t0), 'first');
+    await sleep(300);
+    recorder.motion(ev('end', t0), 'first');
+    await sleep(700); // inside the 1.5 s post-roll
+    recorder.motion(ev('start', Date.now()), 'second');
+    await sleep(300);
+    recorder.motion(ev('end', t0), 'second');
+    const one = await waitFor(() => clips[0], 15_000, 'the joined clip');
+    await sleep(1500);
+    assert.equal(clips.length, 1, 'one clip for motion resumed in the post-roll');
+    assert.equal(one.ctx, 'first');
+    // pre-roll 1 s + 1.3 s of motion + 1.5 s post-roll, give or take a segment.
+    assert.ok(one.clip.duration >= 3.5 && one.clip.duration <= 5.5, `duration ${one.clip.duration}`);
+
+    // Motion that never ends: cut at 4 s, pre-roll included.
+    const t1 = Date.now();
+    recorder.motion(ev('start', t1), 'long');
+    const cut = await waitFor(() => clips[1], 15_000, 'the capped clip');
+    assert.equal(cut.ctx, 'long');
+    assert.ok(cut.requestedTo - (t1 - 1000) === 4000, 'cut at the maximum length');
+    assert.ok(cut.clip.duration >= 3.7 && cut.clip.duration <= 6, `duration ${cut.clip.duration}`);
+    // Updates of the same motion do not start another clip; its end closes nothing.
+    recorder.motion(ev('update', t1), 'long');
+    recorder.motion(ev('end', t1), 'long');
+    await sleep(2000);
+    assert.equal(clips.length, 2);
+    assert.equal(recorder.active, 0);
+  } finally {
+    recorder.stop();
+    await camera.stop();
+  }
 });
 
 describe('record-clip in Node-RED', () => {
