@@ -17,6 +17,8 @@ import type { EncryptedFile } from '../lib/matrix/attachment';
 unrefLongTimers();
 const syn = new Synapse({ maxUpload: '1M' });
 let bot: MatrixBot;
+let storeDir = '';
+const botLog = (l: string, m: string): void => { if (process.env.MANTIS_DEBUG) console.log(`[bot ${l}] ${m}`); };
 let owner: MatrixOwner;
 let stranger: MatrixOwner;
 let roomId = '';
@@ -33,9 +35,8 @@ before(async () => {
   stranger = new MatrixOwner(syn.url, '@stranger:localhost', 'strangerpass');
   await Promise.all([owner.start(), stranger.start()]);
   bot = new MatrixBot({
-    homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir: tempDir('matrix-bot'),
-    adminUsers: ['@owner:localhost'], allowedUsers: ['@stranger:localhost'],
-    log: (l, m) => { if (process.env.MANTIS_DEBUG) console.log(`[bot ${l}] ${m}`); },
+    homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir: storeDir = tempDir('matrix-bot'),
+    adminUsers: ['@owner:localhost'], allowedUsers: ['@stranger:localhost'], log: botLog,
   });
   bot.on('command', (c: CommandMessage) => commands.push(c));
   await bot.start();
@@ -59,6 +60,9 @@ test('joins on invite from an allowed user and verifies by SAS only when a human
     await bot.confirmVerification(pending.id);
   });
   assert.ok(await owner.isVerified(botId, bot.deviceId!));
+  const profile = await owner.client.getProfileInfo(botId);
+  assert.equal(profile.displayname, 'Mantis');
+  assert.match(String(profile.avatar_url), /^mxc:\/\//);
 });
 
 test('the owner decrypts text, image and clip; attachment bytes are equal', async () => {
@@ -133,4 +137,25 @@ test('refuses to send into a room without encryption', async () => {
   await new Promise((r) => setTimeout(r, 500));
   const leaked = syn.roomEvents(plain).filter((e) => e.json.sender === botId && e.type === 'm.room.message');
   assert.equal(leaked.length, 0);
+});
+
+test('stop and start in the same process (a redeploy): same device, says online, old commands are not replayed', async () => {
+  const device = bot.deviceId;
+  await bot.stop();
+  const t0 = Date.now() - 500;
+  await owner.send(roomId, '!record 5');
+  await new Promise((r) => setTimeout(r, 500));
+  commands.length = 0;
+  bot = new MatrixBot({ homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir, adminUsers: ['@owner:localhost'], log: botLog });
+  bot.on('command', (c: CommandMessage) => commands.push(c));
+  await bot.start();
+  assert.equal(bot.deviceId, device);
+  await owner.waitForMessage(botId, (c) => c.body === 'Mantis is online.', 20_000, t0).catch((e: Error) => {
+    if (process.env.MANTIS_DEBUG) console.log([...owner.received.values()].filter((r) => r.ts >= t0));
+    throw e;
+  });
+  await owner.send(roomId, '!snapshot');
+  await waitFor(() => commands.find((c) => c.command.command === 'snapshot'), 20_000, 'new command');
+  assert.equal(commands.filter((c) => c.command.command === 'record').length, 0, 'command sent while stopped is not replayed');
+  assert.ok(await owner.isVerified(botId, device!));
 });

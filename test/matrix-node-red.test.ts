@@ -89,6 +89,7 @@ test('kill -9 mid-session and restart: same device and keys, still verified, com
   await waitFor(async () => (await state()).status.text === 'connected', 60_000, 'bot connected again');
   assert.equal((await state()).deviceId, deviceId);
   // Nothing accepted before the crash is lost (the outbox is on disk).
+  await owner.waitForMessage(botId, (c) => c.body === 'Mantis is online.', 30_000, t0);
   await owner.waitForMessage(botId, (c) => c.body === 'before crash 2', 30_000, t0).catch((e: Error) => {
     if (process.env.MANTIS_DEBUG) {
       console.log(red.proc?.output);

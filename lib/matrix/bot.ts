@@ -38,7 +38,13 @@ export type Outgoing =
   | { kind: 'image'; data: Buffer; mimetype: string; width?: number; height?: number; name?: string; note?: string }
   | { kind: 'video'; data: Buffer; mimetype: string; thumbnail?: Buffer; duration?: number; width?: number; height?: number; name?: string };
 
-interface OutboxEntry { roomId: string; txnId: string; item: Outgoing }
+interface OutboxEntry {
+  roomId: string;
+  txnId: string;
+  item: Outgoing;
+  /** Skip silently (no error) when the room turns out not to be encrypted: the online notice. */
+  quiet?: boolean;
+}
 
 export interface CommandMessage {
   command: ChatCommand;
@@ -135,6 +141,7 @@ export class MatrixBot extends EventEmitter {
   private stopped = true;
   private exited = false;
   private readonly handled = new Set<string>();
+  private readonly rotated = new Set<string>();
   state: BotState = 'stopped';
 
   constructor(readonly config: MatrixBotConfig) {
@@ -158,11 +165,13 @@ export class MatrixBot extends EventEmitter {
   async start(): Promise<void> {
     this.stopped = false;
     this.exited = false;
+    this.rotated.clear();
     this.setState('starting');
     const cfg = this.config;
     mkdirSync(cfg.storeDir, { recursive: true });
     this.outbox = new Outbox<OutboxEntry>(join(cfg.storeDir, 'outbox'), (e) => this.deliver(e), { minDelayMs: 500, maxDelayMs: 15_000 });
     this.outbox.on('change', (n: number) => this.emit('outbox', n));
+    this.outbox.on('retry', (err: Error, delay: number) => this.log('warn', `send failed (${err.message}); retrying in ${delay} ms`));
     this.outbox.on('dropped', (e: OutboxEntry, err: Error) => {
       this.log('warn', `not sent to ${e.roomId}: ${err.message}`);
       this.emit('dropped', e.roomId, err.message);
@@ -241,20 +250,15 @@ export class MatrixBot extends EventEmitter {
     await ready;
     prepared = true;
     if (this.stopped) return;
-    // A crash may have lost the last ratchet step of an outbound megolm session; a
-    // fresh session per start guarantees no message index is ever used twice.
-    for (const room of client.getRooms()) {
-      if (room.getMyMembership() === 'join') await crypto.forceDiscardSession(room.roomId).catch(() => undefined);
-    }
     this.setState('online');
     await this.fetchUploadLimit();
     await this.setProfile().catch((e: Error) => this.log('warn', `profile: ${e.message}`));
     this.outbox.start();
     if (cfg.onlineMessage !== false) {
-      for (const room of client.getRooms()) {
-        if (room.getMyMembership() === 'join' && await crypto.isEncryptionEnabledInRoom(room.roomId)) {
-          await this.queue([room.roomId], { kind: 'text', text: cfg.onlineMessage ?? 'Mantis is online.' });
-        }
+      // The server's list: the SDK's room list may still be filling right after the first sync.
+      const { joined_rooms: joined } = await client.getJoinedRooms();
+      for (const roomId of joined) {
+        await this.outbox.enqueue({ roomId, txnId: `mantis-${randomUUID()}`, item: { kind: 'text', text: cfg.onlineMessage ?? 'Mantis is online.' }, quiet: true });
       }
     }
   }
@@ -374,7 +378,16 @@ export class MatrixBot extends EventEmitter {
     if (membership === 'leave' || membership === 'ban') throw new PermanentSendError(`not a member of ${e.roomId}`);
     // Unknown room or a join still in flight: keep it queued and retry.
     if (membership !== 'join') throw new Error(`not joined to ${e.roomId} yet`);
-    if (!(await this.isRoomEncrypted(e.roomId))) throw new PermanentSendError(`room ${e.roomId} is not encrypted`);
+    if (!(await this.isRoomEncrypted(e.roomId))) {
+      if (e.quiet) return;
+      throw new PermanentSendError(`room ${e.roomId} is not encrypted`);
+    }
+    if (!this.rotated.has(e.roomId)) {
+      // A crash may have lost the last ratchet step of the outbound megolm session; a
+      // fresh session per start guarantees that no message index is used twice.
+      await client.getCrypto()!.forceDiscardSession(e.roomId);
+      this.rotated.add(e.roomId);
+    }
     const content = await this.content(e);
     await client.sendEvent(e.roomId, 'm.room.message' as never, content as never, e.txnId);
   }
