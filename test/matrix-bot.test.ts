@@ -159,3 +159,21 @@ test('stop and start in the same process (a redeploy): same device, says online,
   assert.equal(commands.filter((c) => c.command.command === 'record').length, 0, 'command sent while stopped is not replayed');
   assert.ok(await owner.isVerified(botId, device!));
 });
+
+test('a fresh store on the same account re-bootstraps cross-signing through user-interactive auth (password)', async () => {
+  // The server already has cross-signing keys for the account: replacing them needs UIA.
+  const second = new MatrixBot({ homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir: tempDir('matrix-bot-2'), onlineMessage: false,
+    log: (l, m) => { logs.push(m); botLog(l, m); } });
+  const logs: string[] = [];
+  try {
+    await second.start();
+    assert.notEqual(second.deviceId, bot.deviceId);
+    const crypto = second.matrixClient!.getCrypto()!;
+    assert.ok(await crypto.isCrossSigningReady());
+    const status = await crypto.getDeviceVerificationStatus(botId, second.deviceId!);
+    assert.ok(status?.signedByOwner, 'new device signed by the new self-signing key');
+    assert.ok(logs.some((m) => /user-interactive auth/.test(m)), 'UIA was asked for and answered');
+  } finally {
+    await second.stop();
+  }
+});

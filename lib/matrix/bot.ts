@@ -211,6 +211,7 @@ export class MatrixBot extends EventEmitter {
             // User-interactive auth: answer the password stage with the session the server gave.
             const data = (err as { data?: { session?: string; flows?: unknown } }).data;
             if (!data?.session || !cfg.password) throw err;
+            this.log('info', 'the server asks for the password (user-interactive auth) to upload cross-signing keys');
             await makeRequest({
               type: 'm.login.password', session: data.session, password: cfg.password,
               identifier: { type: 'm.id.user', user: this.session!.userId },
