@@ -11,6 +11,7 @@ import { MatrixOwner, unrefLongTimers } from './helpers/matrix-owner';
 import { NodeRedProcess, matrixTestFlow } from './helpers/matrix-node-red';
 import { tempDir } from './helpers/paths';
 import { sleep, waitFor } from './helpers/processes';
+import { chromium, type Browser } from 'playwright-core';
 
 unrefLongTimers();
 const syn = new Synapse();
@@ -47,19 +48,35 @@ after(async () => {
   await syn.stop();
 });
 
-test('joins on invite and verifies through the editor endpoint (never by itself)', async () => {
+test('joins on invite; the owner verifies with emoji confirmed in the editor dialog (never by itself)', async () => {
   await waitFor(botJoined, 30_000, 'bot joined the room');
-  await owner.verify(botId, roomId, async (names) => {
-    const s = await waitFor(async () => (await state()).pending, 20_000, 'emoji in the editor endpoint');
-    assert.deepEqual(s.emoji.map((e) => e[1]), names);
-    // Without the human's confirmation nothing happens.
-    await sleep(1500);
-    assert.ok((await state()).pending, 'still waiting for the editor');
-    const bad = await red.post('/mantis/matrix-account/acc/verification/confirm', { id: 'wrong' });
-    assert.equal(bad.status, 409);
-    const r = await red.post('/mantis/matrix-account/acc/verification/confirm', { id: s.id });
-    assert.equal(r.status, 200);
-  });
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(red.url);
+    await page.waitForSelector('#red-ui-workspace-chart', { timeout: 60_000 });
+    await page.waitForFunction(() => !!(window as unknown as { RED?: { nodes?: { node(id: string): unknown } } }).RED?.nodes?.node('acc'), undefined, { timeout: 30_000 });
+    await owner.verify(botId, roomId, async (names) => {
+      const s = await waitFor(async () => (await state()).pending, 20_000, 'emoji at the editor endpoint');
+      assert.deepEqual(s.emoji.map((e) => e[1]), names);
+      // Without the human's confirmation nothing happens.
+      await sleep(1500);
+      assert.ok((await state()).pending, 'still waiting for the editor');
+      const bad = await red.post('/mantis/matrix-account/acc/verification/confirm', { id: 'wrong' });
+      assert.equal(bad.status, 409);
+      // The human opens the account's edit dialog, compares, and presses "They match".
+      await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(n: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'matrix-account', 'acc'));
+      const box = page.locator('#mantis-matrix-verification');
+      await box.getByText(names[0]!, { exact: true }).first().waitFor({ timeout: 20_000 });
+      const shown = await box.innerText();
+      for (const n of names) assert.ok(shown.includes(n), `${n} shown in the dialog`);
+      if (process.env.MANTIS_DEBUG) await page.screenshot({ path: join(red.userDir, 'verification-dialog.png') });
+      await box.getByRole('button', { name: 'They match' }).click();
+    });
+  } finally {
+    await browser?.close();
+  }
   deviceId = String((await state()).deviceId);
   assert.ok(await owner.isVerified(botId, deviceId));
 });

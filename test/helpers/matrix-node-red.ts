@@ -23,7 +23,7 @@ export class NodeRedProcess {
       writeFileSync(join(this.userDir, 'flows_cred.json'), JSON.stringify(this.creds));
       writeFileSync(join(this.userDir, 'settings.js'), `module.exports = ${JSON.stringify({
         uiHost: '127.0.0.1', uiPort: this.port, flowFile: 'flows.json', credentialSecret: false, nodesDir: [nodesDir],
-        apiMaxLength: '50mb', logging: { console: { level: 'info' } }, editorTheme: { tours: false },
+        apiMaxLength: '50mb', telemetry: { enabled: false }, logging: { console: { level: 'info' } }, editorTheme: { tours: false },
       })};\n`);
     }
     this.proc = new ServerProcess(process.execPath, [join(repoRoot, 'node_modules', 'node-red', 'red.js'), '--userDir', this.userDir,
