@@ -197,6 +197,7 @@ export class MatrixBot extends EventEmitter {
     });
     this.client = client;
     await client.initRustCrypto({ useIndexedDB: true, cryptoDatabasePrefix: this.prefix });
+    if (this.stopped) { client.stopClient(); return; } // stop() came while starting (a quick redeploy)
     const crypto = client.getCrypto()!;
     // Room keys only go to devices we verified (the owner after SAS), never to strangers.
     crypto.globalBlacklistUnverifiedDevices = true;
@@ -248,7 +249,13 @@ export class MatrixBot extends EventEmitter {
       client.on(sdk.ClientEvent.Sync, onSync);
     });
     await client.startClient({ initialSyncLimit: 1, lazyLoadMembers: false });
-    await ready;
+    // stop() during the first sync must not leave us waiting forever.
+    let onStopped: ((st: BotState) => void) | undefined;
+    await Promise.race([ready, new Promise<void>((r) => {
+      onStopped = (st) => { if (st === 'stopped') r(); };
+      this.on('state', onStopped);
+    })]);
+    this.off('state', onStopped!);
     prepared = true;
     if (this.stopped) return;
     this.setState('online');
