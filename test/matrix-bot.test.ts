@@ -21,6 +21,7 @@ let storeDir = '';
 const botLog = (l: string, m: string): void => { if (process.env.MANTIS_DEBUG) console.log(`[bot ${l}] ${m}`); };
 let owner: MatrixOwner;
 let stranger: MatrixOwner;
+let partner: MatrixOwner;
 let roomId = '';
 let botId = '';
 const commands: CommandMessage[] = [];
@@ -31,12 +32,14 @@ before(async () => {
   botId = await syn.register('mantis', 'botpass');
   await syn.register('owner', 'ownerpass');
   await syn.register('stranger', 'strangerpass');
+  await syn.register('partner', 'partnerpass');
   owner = new MatrixOwner(syn.url, '@owner:localhost', 'ownerpass');
   stranger = new MatrixOwner(syn.url, '@stranger:localhost', 'strangerpass');
-  await Promise.all([owner.start(), stranger.start()]);
+  partner = new MatrixOwner(syn.url, '@partner:localhost', 'partnerpass');
+  await Promise.all([owner.start(), stranger.start(), partner.start()]);
   bot = new MatrixBot({
     homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir: storeDir = tempDir('matrix-bot'),
-    adminUsers: ['@owner:localhost'], allowedUsers: ['@stranger:localhost'], log: botLog,
+    adminUsers: ['@owner:localhost'], allowedUsers: ['@stranger:localhost', '@partner:localhost'], log: botLog,
   });
   bot.on('command', (c: CommandMessage) => commands.push(c));
   await bot.start();
@@ -46,6 +49,7 @@ after(async () => {
   await bot?.stop();
   await owner?.stop();
   await stranger?.stop();
+  await partner?.stop();
   await syn.stop();
 });
 
@@ -128,6 +132,22 @@ test('commands: verified owner is obeyed, unverified stranger is refused and get
   const seen = await waitFor(() => stranger.received.get(refusal.id), 20_000, 'stranger sees the event');
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(stranger.received.get(refusal.id)?.failed ?? seen.failed, true);
+});
+
+test('a verified allowed user (not admin) may take snapshots but not disarm', async () => {
+  const t0 = Date.now() - 1000;
+  await owner.client.invite(roomId, '@partner:localhost');
+  await partner.join(roomId);
+  await partner.verify(botId, roomId, async () => {
+    const p = await waitFor(() => bot.pendingVerification, 20_000, 'emoji at the bot');
+    await bot.confirmVerification(p.id);
+  });
+  await partner.send(roomId, '!disarm 1234');
+  await owner.waitForMessage(botId, (m) => /Sorry @partner:localhost, !disarm is for admins only/.test(String(m.body)), 20_000, t0);
+  await partner.send(roomId, '!take_picture');
+  const c = await waitFor(() => commands.find((x) => x.from.user === '@partner:localhost'), 20_000, 'partner command');
+  assert.deepEqual(c.command, { command: 'snapshot' });
+  assert.equal(commands.filter((x) => x.command.command === 'disarm').length, 0);
 });
 
 test('refuses to send into a room without encryption', async () => {

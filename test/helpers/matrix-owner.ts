@@ -106,7 +106,10 @@ export class MatrixOwner {
   async verify(userId: string, roomId: string, onEmoji: (names: string[]) => Promise<void>): Promise<void> {
     const sdk = await loadSdk();
     const crypto = this.client.getCrypto()!;
-    const req: VerificationRequest = await crypto.requestVerificationDM(userId, roomId);
+    // Fetch the other user's keys first (a member who just joined may not track them yet).
+    await crypto.getUserDeviceInfo([userId], true);
+    // ("unknown userId" until the keys query for a newly shared room has finished)
+    const req: VerificationRequest = await waitFor(() => crypto.requestVerificationDM(userId, roomId), 20_000, 'verification request');
     await waitFor(() => req.phase === sdk.VerificationPhase.Ready || req.phase === sdk.VerificationPhase.Cancelled, 20_000, 'request ready');
     if (req.phase === sdk.VerificationPhase.Cancelled) throw new Error(`verification cancelled: ${req.cancellationCode}`);
     const verifier = await req.startVerification('m.sas.v1');
