@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Synapse } from './helpers/synapse';
 import { MatrixOwner, unrefLongTimers } from './helpers/matrix-owner';
@@ -196,4 +196,12 @@ test('a fresh store on the same account re-bootstraps cross-signing through user
   } finally {
     await second.stop();
   }
+});
+
+test('a session without its crypto store is refused instead of reusing the device id with new keys', async () => {
+  const dir = tempDir('matrix-bot-nostore');
+  copyFileSync(join(storeDir, 'session.json'), join(dir, 'session.json'));
+  const orphan = new MatrixBot({ homeserverUrl: syn.url, userId: botId, password: 'botpass', storeDir: dir, onlineMessage: false });
+  await assert.rejects(orphan.start(), /crypto store .* is missing/);
+  await orphan.stop();
 });

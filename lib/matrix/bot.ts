@@ -142,6 +142,8 @@ export class MatrixBot extends EventEmitter {
   private exited = false;
   private readonly handled = new Set<string>();
   private readonly rotated = new Set<string>();
+  /** The session came from the store folder (not a fresh login). */
+  private resumed = false;
   state: BotState = 'stopped';
 
   constructor(readonly config: MatrixBotConfig) {
@@ -166,6 +168,7 @@ export class MatrixBot extends EventEmitter {
     this.stopped = false;
     this.exited = false;
     this.rotated.clear();
+    this.resumed = false;
     this.setState('starting');
     const cfg = this.config;
     mkdirSync(cfg.storeDir, { recursive: true });
@@ -182,7 +185,16 @@ export class MatrixBot extends EventEmitter {
     if (this.stopped) return;
     // One store per account and folder; the crypto store must survive a crash.
     this.prefix = `mantis-${createHash('sha256').update(`${cfg.storeDir}\0${this.session.userId}`).digest('hex').slice(0, 16)}`;
-    attachDurableStore(join(cfg.storeDir, 'crypto-store.v8'), this.prefix);
+    const storeFile = join(cfg.storeDir, 'crypto-store.v8');
+    if (this.resumed && !existsSync(storeFile)) {
+      // Same device id with fresh keys would be rejected by the server and distrusted by everyone.
+      throw new Error(`crypto store ${storeFile} is missing for device ${this.session.deviceId}; empty ${cfg.storeDir} to log in as a new device`);
+    }
+    try {
+      attachDurableStore(storeFile, this.prefix);
+    } catch (e) {
+      throw new Error(`crypto store ${storeFile} cannot be read (${(e as Error).message}); empty ${cfg.storeDir} to log in as a new device`);
+    }
 
     const client = new sdk.MatrixClient({
       baseUrl: this.session.homeserverUrl,
@@ -295,7 +307,7 @@ export class MatrixBot extends EventEmitter {
     const base = cfg.homeserverUrl.replace(/\/+$/, '');
     if (existsSync(file)) {
       const s = JSON.parse(readFileSync(file, 'utf8')) as Session;
-      if (s.userId === cfg.userId && s.homeserverUrl === base) return s;
+      if (s.userId === cfg.userId && s.homeserverUrl === base) { this.resumed = true; return s; }
       throw new Error(`store folder ${cfg.storeDir} belongs to ${s.userId} on ${s.homeserverUrl}; use another folder`);
     }
     let session: Session;
