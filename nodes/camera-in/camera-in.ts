@@ -40,6 +40,7 @@ export = function (RED: NodeAPI) {
         out.mimetype = 'image/jpeg';
         out.width = snap.width;
         out.height = snap.height;
+        out.camera = name; // which camera took it (the alarm panel files it under that camera in HA)
         out.filename = `${name.replace(/[^\w-]+/g, '_')}-${new Date(snap.t).toISOString().replace(/[:.]/g, '-')}.jpg`;
         send([null, out]);
         done();
