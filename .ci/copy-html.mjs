@@ -1,8 +1,15 @@
 // Node-RED finds a node's editor file beside its runtime file, so the .html
 // of each node folder is copied next to the compiled .js.
-import { cpSync, readdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+// Icons: Node-RED looks for an `icons` folder beside each node's .js (never at
+// the package root) and serves every icon it finds to all nodes of the package.
+// One copy, beside the first registered node, keeps the editor's icon picker
+// free of duplicates.
+import { cpSync, readdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 for (const dir of readdirSync('nodes')) {
   const html = join('nodes', dir, `${dir}.html`);
   if (existsSync(html)) cpSync(html, join('dist', 'nodes', dir, `${dir}.html`));
+  rmSync(join('dist', 'nodes', dir, 'icons'), { recursive: true, force: true });
 }
+const first = Object.values(JSON.parse(readFileSync('package.json', 'utf8'))['node-red'].nodes)[0];
+cpSync('icons', join(dirname(first), 'icons'), { recursive: true });
