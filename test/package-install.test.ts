@@ -1,0 +1,118 @@
+// The package as a user gets it from the palette: the npm tarball installed
+// into a fresh Node-RED user dir, for Node-RED 4.1 and Node-RED 5. Catches
+// files missing from the tarball ("files" in package.json).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, tempDir } from './helpers/paths';
+import { startNodeRedProcess, getJson, type NodeRedProcess } from './helpers/node-red-process';
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+  name: string; 'node-red': { nodes: Record<string, string> };
+};
+const nodeTypes = Object.keys(pkg['node-red'].nodes).sort();
+const examples = readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+
+const CONFIG_NODES = new Set(['mantis-camera', 'matrix-account', 'xmpp-account']);
+function exampleTypes(name: string): Set<string> {
+  const flow = JSON.parse(readFileSync(join(repoRoot, 'examples', `${name}.json`), 'utf8')) as { type: string }[];
+  return new Set(flow.map((n) => n.type));
+}
+/** The icon file each node's editor definition names (config nodes get the editor's cog). */
+const iconOf = new Map<string, string>();
+for (const type of nodeTypes) {
+  const html = readFileSync(join(repoRoot, 'nodes', type, `${type}.html`), 'utf8');
+  const m = /\bicon:\s*['"]([^'"]+)['"]/.exec(html);
+  if (m) iconOf.set(type, m[1]);
+}
+
+interface NodeSet { id: string; module: string; name: string; types: string[]; enabled: boolean; err?: string }
+
+let packDir = '';
+let userDir = '';
+let packed: string[] = [];
+
+before(() => {
+  // dist is already built by the run that compiled this test, so skip prepack's rebuild.
+  packDir = tempDir('pack');
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir],
+    { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const [info] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
+  packed = info.files.map((f) => f.path);
+  userDir = tempDir('userdir');
+  writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(packDir, info.filename)], { cwd: userDir, stdio: 'pipe' });
+});
+
+after(() => {
+  for (const dir of [packDir, userDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the tarball holds every node, example and the default flow, and no sources', () => {
+  const want = [
+    'package.json', 'README.md', 'flows/default.json',
+    ...nodeTypes.flatMap((t) => [pkg['node-red'].nodes[t], pkg['node-red'].nodes[t].replace(/\.js$/, '.html')]),
+    ...examples.map((e) => `examples/${e}.json`),
+  ];
+  assert.deepEqual(want.filter((f) => !packed.includes(f)), [], 'files missing from the tarball');
+  assert.deepEqual(packed.filter((f) => /(^|\/)test\//.test(f) || f.startsWith('bench/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [],
+    'test, bench or TypeScript sources in the tarball');
+  const defaultFlow = JSON.parse(readFileSync(join(userDir, 'node_modules', pkg.name, 'flows', 'default.json'), 'utf8')) as unknown;
+  assert.ok(Array.isArray(defaultFlow) && defaultFlow.length > 0, 'installed flows/default.json is a flow');
+});
+
+for (const nodeRed of ['node-red-4', 'node-red']) {
+  test(`the installed tarball works in the editor of ${nodeRed}`, async (t) => {
+    let red: NodeRedProcess | undefined;
+    t.after(() => red?.server.stop());
+    red = await startNodeRedProcess(userDir, nodeRed);
+    const url = red.url;
+
+    await t.test('every node type loads without error', async () => {
+      const ours = (await getJson<NodeSet[]>(`${url}/nodes`)).filter((n) => n.module === pkg.name);
+      assert.deepEqual(ours.filter((n) => n.err || !n.enabled).map((n) => `${n.name}: ${n.err ?? 'disabled'}`), [], 'node sets that failed to load');
+      assert.deepEqual(ours.flatMap((n) => n.types).sort(), nodeTypes);
+    });
+
+    await t.test('every node has its edit dialog and help in the editor', async () => {
+      const res = await fetch(`${url}/nodes`, { headers: { Accept: 'text/html' } });
+      assert.equal(res.status, 200);
+      const html = await res.text();
+      for (const type of nodeTypes) {
+        assert.ok(html.includes(`data-template-name="${type}"`), `edit dialog of ${type}`);
+        assert.ok(html.includes(`data-help-name="${type}"`), `help of ${type}`);
+      }
+    });
+
+    await t.test('the icons the nodes name are served from the package', async () => {
+      // The editor only asks for an icon of a module that GET /icons lists for it;
+      // GET /icons/<module>/<file> answers a missing file with a default arrow, so compare bytes.
+      const icons = await getJson<Record<string, string[]>>(`${url}/icons`);
+      assert.ok(iconOf.size > 0);
+      for (const [type, icon] of iconOf) {
+        assert.ok(icons[pkg.name]?.includes(icon), `GET /icons lists ${icon} of ${type} under ${pkg.name}: ${JSON.stringify(icons[pkg.name])}`);
+        const res = await fetch(`${url}/icons/${pkg.name}/${icon}`);
+        assert.equal(res.status, 200);
+        assert.match(res.headers.get('content-type') ?? '', /image\/svg\+xml/);
+        assert.equal(await res.text(), readFileSync(join(repoRoot, 'icons', icon), 'utf8'), `${icon} is ours`);
+      }
+    });
+
+    await t.test('every example is listed under Import > Examples and imports', async () => {
+      // What the editor's library browser asks: the "examples" library's module folders, then one folder.
+      const modules = await getJson<string[]>(`${url}/library/examples/flows/`);
+      assert.ok(modules.includes(pkg.name), `examples library lists ${pkg.name}: ${JSON.stringify(modules)}`);
+      const listed = await getJson<({ fn: string } | string)[]>(`${url}/library/examples/flows/${pkg.name}/`);
+      assert.deepEqual(listed.map((e) => (typeof e === 'string' ? `${e}/` : e.fn)).sort(), examples);
+      for (const name of examples) {
+        const flow = await getJson<unknown>(`${url}/library/examples/flows/${pkg.name}/${name}`);
+        assert.deepEqual(flow, JSON.parse(readFileSync(join(repoRoot, 'examples', `${name}.json`), 'utf8')), `example ${name}`);
+      }
+      for (const type of nodeTypes.filter((n) => !CONFIG_NODES.has(n))) {
+        assert.ok(examples.some((e) => exampleTypes(e).has(type)), `an example uses ${type}`);
+      }
+    });
+  });
+}
