@@ -49,9 +49,11 @@ export = function (RED: NodeAPI) {
           const events = d.det.reset();
           this.send([events.map(toMsg)]);
           showEvents(events);
-          if (!anyMotion()) setStatus('yellow', 'ring', 'no frames');
         }
       }
+      // "watching" would be a lie once the frames stopped; the next frame sets it again.
+      const stalled = detectors.size > 0 && [...detectors.values()].every((d) => now - d.lastFrameAt > STALL_GRACE_MS);
+      if (stalled && !anyMotion()) setStatus('yellow', 'ring', 'no frames');
     }, 1000);
 
     this.on('input', (msg: NodeMessageInFlow & { reset?: unknown }, send, done) => {
