@@ -155,9 +155,21 @@ export = function (RED: NodeAPI): void {
     let replyTo: Msg | null = null;
     let mqtt: 'none' | 'missing' | 'connecting' | 'connected' | 'disconnected' = 'none';
 
+    // While a delay runs (exit, entry, trigger time) the status counts it down once a second.
+    let tick: NodeJS.Timeout | undefined;
+    let closed = false;
     const updateStatus = (): void => {
-      const s = alarm.state;
-      const label = s.startsWith('armed_') ? `armed (${s.slice(6)})` : s;
+      if (closed) return;
+      const snap = alarm.snapshot;
+      const s = snap.state;
+      let label = s.startsWith('armed_') ? `armed (${s.slice(6)})`
+        : s === 'arming' && snap.target.startsWith('armed_') ? `arming (${snap.target.slice(6)})` : s;
+      clearTimeout(tick);
+      tick = undefined;
+      if (snap.until !== undefined && (s === 'arming' || s === 'pending' || s === 'triggered')) {
+        label += ` ${Math.max(0, Math.ceil((snap.until - Date.now()) / 1000))} s`;
+        tick = setTimeout(updateStatus, 1000);
+      }
       const conn = mqtt === 'none' ? 'no MQTT' : mqtt === 'missing' ? 'MQTT broker missing' : `MQTT ${mqtt}`;
       node.status({ fill: STATE_FILL[s], shape: mqtt === 'connected' || mqtt === 'none' ? 'dot' : 'ring', text: `${label} · ${conn}` });
     };
@@ -336,6 +348,8 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       activePanels.delete(node.id);
+      closed = true;
+      clearTimeout(tick);
       alarm.stop();
       const b = broker;
       const br = bridge;
