@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Outbox, PermanentSendError } from '../lib/chat/outbox';
 import { tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
@@ -63,4 +64,31 @@ test('an item that can never be sent is dropped instead of blocking the rest', a
   assert.deepEqual(dropped, ['bad']);
   assert.deepEqual(got, ['good']);
   box.stop();
+});
+
+test('an alert queued after a restart but before sending resumes neither replaces nor overtakes the older ones', async () => {
+  // The Matrix bot queues while it is still logging in (server down): start() comes later.
+  const dir = tempDir('outbox');
+  const first = new Outbox<Alert>(dir, async () => { throw new Error('down'); }, { minDelayMs: 1000 });
+  first.start();
+  await first.enqueue({ text: 'before the restart 1' });
+  await first.enqueue({ text: 'before the restart 2' });
+  first.stop();
+
+  const got: string[] = [];
+  const second = new Outbox<Alert>(dir, async (a) => { got.push(a.text); });
+  await second.enqueue({ text: 'after the restart' });
+  assert.equal(second.length, 3, 'all three wait');
+  second.start();
+  await waitFor(() => second.length === 0, 5000, 'drained');
+  assert.deepEqual(got, ['before the restart 1', 'before the restart 2', 'after the restart']);
+  second.stop();
+});
+
+test('queued alerts are readable by the Node-RED user only', async () => {
+  const dir = tempDir('outbox');
+  const box = new Outbox<Alert>(dir, async () => { throw new Error('down'); }, { minDelayMs: 1000 });
+  await box.enqueue({ text: 'the front door' });
+  const [file] = readdirSync(dir);
+  assert.equal(statSync(join(dir, file!)).mode & 0o777, 0o600);
 });

@@ -146,3 +146,20 @@ test('homeserver down during an alarm: alerts wait in the outbox and arrive in o
     .sort((a, b) => a.ts - b.ts).map((r) => r.content.body);
   assert.deepEqual(order, ['queued alert 1', 'queued alert 2', 'queued alert 3']);
 });
+
+test('Node-RED restarted while the homeserver is down: alerts from before and after the restart all arrive, in order', async () => {
+  const t0 = Date.now() - 1000;
+  await syn.stop();
+  await alert({ text: 'outage alert 1' });
+  await waitFor(async () => /queued 1/.test((await state()).status.text), 30_000, 'status shows queued 1');
+  await red.stop();
+  await red.start();
+  // Queued while the bot cannot even sync: it must go behind the one left on disk, not replace it.
+  await alert({ text: 'outage alert 2' });
+  await syn.start();
+  await owner.waitForMessage(botId, (c) => c.body === 'outage alert 2', 120_000, t0);
+  await owner.waitForMessage(botId, (c) => c.body === 'outage alert 1', 10_000, t0);
+  const order = [...owner.received.values()].filter((r) => r.sender === botId && /^outage alert/.test(String(r.content.body)))
+    .sort((a, b) => a.ts - b.ts).map((r) => r.content.body);
+  assert.deepEqual(order, ['outage alert 1', 'outage alert 2']);
+});

@@ -116,7 +116,28 @@ test('a clip too large for the upload service: the snapshot is sent instead and 
   await waitFor(() => status.some((t) => /too large/.test(t)), 5000, 'status about the clip');
 });
 
+/** What the owner does in the account's edit dialog after comparing fingerprints. */
+async function markVerified(jid: string, device: number): Promise<void> {
+  await request().post('/mantis/xmpp-account/acc/trust').send({ jid, device, trust: 'trusted' }).expect(200);
+}
+
+test('a command from a blindly trusted (not yet verified) device is refused with its fingerprint', async () => {
+  const refused: RefusedEvent[] = [];
+  account().account!.on('refused', (r: RefusedEvent) => refused.push(r));
+  const before = received.length;
+  const mark = peers.alice.mark;
+  await peers.alice.send(BOT, '!disarm');
+  const answer = await bodyFrom(peers.alice, (b) => /not verified/.test(b), mark, 'refusal naming the fingerprint');
+  const dev = account().account!.devices().find((d) => d.jid === ALICE && d.device === peers.alice.deviceId)!;
+  assert.equal(dev.trust, 'btbv');
+  assert.ok(String(answer.body).includes(dev.fingerprint), 'the refusal shows the fingerprint to compare');
+  assert.match(refused.find((r) => r.from === ALICE)?.reason ?? '', /btbv/);
+  await sleep(300);
+  assert.equal(received.length, before, 'no command obeyed');
+});
+
 test('commands from an allowed JID come out of xmpp-omemo-in and replies go back encrypted', async () => {
+  await markVerified(ALICE, peers.alice.deviceId);
   const mark = peers.alice.mark;
   await peers.alice.send(BOT, '!status');
   const cmd = await waitFor(() => received.find((m) => (m.payload as { command?: string }).command === 'status'), 15_000, 'status command');
@@ -162,9 +183,11 @@ test('a plaintext command is not obeyed', async () => {
 });
 
 test('fingerprints in the editor; a distrusted device is refused', async () => {
-  // BTBV: bob's first command counts.
+  // Blind trust lets bob read alerts; his commands count once the owner verified his device.
+  const bm = peers.bob.mark;
   await peers.bob.send(BOT, '!snapshot');
-  await waitFor(() => received.find((m) => (m.from as { user: string }).user === BOB), 15_000, 'bob command');
+  await bodyFrom(peers.bob, (b) => /not verified/.test(b), bm, 'bob told to get verified');
+  assert.equal(received.filter((m) => (m.from as { user: string }).user === BOB).length, 0);
   const res = await request().get('/mantis/xmpp-account/acc/devices').expect(200);
   const body = res.body as { devices: { jid: string; device: number; fingerprint: string; trust: string; own: boolean }[] };
   const own = body.devices.find((d) => d.own)!;
@@ -174,6 +197,9 @@ test('fingerprints in the editor; a distrusted device is refused', async () => {
   assert.equal(bobDev.trust, 'btbv');
   const bobBundle = await peers.bob.request({ cmd: 'bundle', jid: BOB, device: peers.bob.deviceId });
   assert.equal(bobDev.fingerprint.replace(/ /g, ''), Buffer.from(String(bobBundle.identity_key), 'base64').subarray(1).toString('hex'));
+  await markVerified(BOB, bobDev.device);
+  await peers.bob.send(BOT, '!snapshot');
+  await waitFor(() => received.find((m) => (m.from as { user: string }).user === BOB), 15_000, 'bob command once verified');
   await request().post('/mantis/xmpp-account/acc/trust').send({ jid: BOB, device: bobDev.device, trust: 'distrusted' }).expect(200);
   const refused: RefusedEvent[] = [];
   account().account!.on('refused', (r: RefusedEvent) => refused.push(r));
@@ -194,6 +220,9 @@ test('a restart keeps identity, trust and sessions', async () => {
   const id = acc.omemo.deviceId;
   const fp = acc.omemo.fingerprint;
   await helper.unload();
+  // Sent while Mantis is down: Prosody keeps it offline and delivers it on the next login.
+  await peers.alice.send(BOT, '!disarm');
+  await sleep(500);
   await loadFlow();
   const acc2 = account().account!;
   assert.notEqual(acc2, acc);
@@ -205,6 +234,10 @@ test('a restart keeps identity, trust and sessions', async () => {
   const m = await bodyFrom(peers.alice, (b) => b === 'after restart', mark, 'message after restart');
   assert.equal(m.prekey, false, 'the existing session was used');
   await waitFor(() => acc2.queueLength === 0, 10_000, 'acknowledged by the server');
+  // The command from while it was down was delivered, decrypted and not obeyed; a new one is.
+  await peers.alice.send(BOT, '!status');
+  await waitFor(() => received.find((c) => (c.payload as { command?: string }).command === 'status'), 15_000, 'a live command');
+  assert.deepEqual(received.map((c) => (c.payload as { command?: string }).command), ['status'], 'the stored !disarm was not obeyed');
 });
 
 test('alerts queued while Prosody is down all arrive after it comes back', async () => {

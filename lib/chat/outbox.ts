@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Thrown by a send function for an item that can never be sent (it is dropped, not retried). */
 export class PermanentSendError extends Error {}
@@ -15,7 +15,8 @@ export interface OutboxOptions {
 /** Writes a file so that after a crash it is either the old or the new content, never half. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
+  // 0600: queued alerts, sessions and keys are nobody else's business on a shared Pi.
+  const fd = openSync(tmp, 'w', 0o600);
   try {
     if (typeof data === 'string') writeSync(fd, data);
     else writeSync(fd, data);
@@ -24,6 +25,9 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+  // The rename itself is only durable once the folder is synced.
+  const dirFd = openSync(dirname(file), 'r');
+  try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
 }
 
 // Binary data would become a JSON array of numbers; base64 keeps a clip's file small.
@@ -54,6 +58,7 @@ function decode<T>(text: string): T {
 export class Outbox<T> extends EventEmitter {
   private files: string[] = [];
   private seq = 0;
+  private loaded = false;
   private running = false;
   private pumping = false;
   private timer: NodeJS.Timeout | undefined;
@@ -78,10 +83,7 @@ export class Outbox<T> extends EventEmitter {
 
   /** Loads what an earlier run left behind and starts sending. */
   start(): void {
-    mkdirSync(this.dir, { recursive: true });
-    this.files = readdirSync(this.dir).filter((f) => f.endsWith('.json')).sort();
-    const last = this.files.at(-1);
-    this.seq = last ? Number.parseInt(last, 10) + 1 : 0;
+    this.load();
     this.running = true;
     this.emit('change', this.length);
     this.kick();
@@ -94,7 +96,18 @@ export class Outbox<T> extends EventEmitter {
     this.timer = undefined;
   }
 
+  /** Reads what is on disk once, so that an item queued before start() neither replaces nor overtakes an older one. */
+  private load(): void {
+    if (this.loaded) return;
+    mkdirSync(this.dir, { recursive: true });
+    this.files = readdirSync(this.dir).filter((f) => /^\d{12}\.json$/.test(f)).sort();
+    const last = this.files.at(-1);
+    this.seq = last ? Number.parseInt(last, 10) + 1 : 0;
+    this.loaded = true;
+  }
+
   async enqueue(item: T): Promise<void> {
+    this.load();
     const name = `${String(this.seq++).padStart(12, '0')}.json`;
     mkdirSync(this.dir, { recursive: true });
     writeFileAtomic(join(this.dir, name), encode(item));

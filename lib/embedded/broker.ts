@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A small in-process MQTT broker (aedes) so that the default flow's alarm
@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:net';
 export class EmbeddedBroker {
   private server: Server | undefined;
   private closeBroker: (() => Promise<void>) | undefined;
+  private readonly sockets = new Set<Socket>();
 
   constructor(readonly host: string, readonly port: number) {}
 
@@ -14,6 +15,10 @@ export class EmbeddedBroker {
     const { Aedes } = await import('aedes');
     const broker = await Aedes.createBroker();
     const server = createServer(broker.handle);
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, this.host, () => resolve());
@@ -25,8 +30,11 @@ export class EmbeddedBroker {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
     await this.closeBroker?.();
     this.closeBroker = undefined;
+    // server.close() waits for every client to leave: a connected Home Assistant would keep Ctrl-C waiting.
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    if (server) await new Promise<void>((r) => server.close(() => r()));
   }
 }

@@ -125,6 +125,19 @@ export function defaultAvatar(): Buffer {
 }
 
 /**
+ * True for a start that failed because the homeserver could not be reached or
+ * was unwell (network error, 5xx, 429): worth trying again. A refused login, a
+ * foreign or broken store is not: retrying would only repeat the same error.
+ */
+export function isTransientStartError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; httpStatus?: number };
+  if (err instanceof TypeError && /fetch failed/i.test(e.message ?? '')) return true;
+  if (e.name === 'ConnectionError') return true;
+  if (typeof e.httpStatus === 'number') return e.httpStatus >= 500 || e.httpStatus === 429;
+  return /^(login failed|access token rejected): (5\d\d|429)\b/.test(e.message ?? '');
+}
+
+/**
  * Events: 'state' (BotState, detail), 'command' (CommandMessage),
  * 'verification' (PendingVerification | null), 'verified' (userId),
  * 'outbox' (queue length), 'dropped' (roomId, reason).

@@ -8,6 +8,8 @@ export interface AccountStatus { fill: 'green' | 'yellow' | 'red' | 'grey' | 'bl
 
 export interface MatrixAccountNode extends Node<AccountCreds> {
   bot: MatrixBot | undefined;
+  /** False when nothing at all is filled in: client nodes stay quiet instead of erring. */
+  configured: boolean;
   accountStatus(): AccountStatus;
   /** Client nodes subscribe to status changes and commands. */
   subscribe(listener: AccountListener): () => void;

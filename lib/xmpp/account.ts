@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { loadXmpp, type XElement, type XmlFactory, type XmppClient } from './xmpp-lib';
-import { Omemo, NS_OMEMO, NODE_DEVICELIST, nodeBundle, isTrusted, type Bundle, type EncryptedMessage } from './omemo';
+import { Omemo, NS_OMEMO, NODE_DEVICELIST, nodeBundle, type Bundle, type EncryptedMessage } from './omemo';
 import { fingerprint, type TrustState } from './store';
 import { encryptFile, aesgcmLink } from './aesgcm';
 import { Outbox, PermanentSendError } from '../chat/outbox';
@@ -66,6 +66,8 @@ export class XmppAccount extends EventEmitter {
   private retryTimer?: NodeJS.Timeout;
   private online = false;
   private exited = false;
+  /** Commands the server kept for us from before this start are history, not orders. */
+  private startedAt = 0;
   readonly outbox: Outbox<OutItem>;
 
   constructor(readonly cfg: XmppAccountConfig) {
@@ -111,6 +113,7 @@ export class XmppAccount extends EventEmitter {
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.startedAt = Date.now();
     await this.omemo.init();
     this.omemo.ownJid = this.jid;
     this.omemo.on('bundle', (b: Bundle) => { void this.publishBundle(b).catch((e: Error) => this.emit('warn', `bundle publish: ${e.message}`)); });
@@ -492,10 +495,17 @@ export class XmppAccount extends EventEmitter {
       this.refuse({ from, device: res.device, reason: 'not allowed', text }, 'You are not allowed to command this alarm.');
       return;
     }
-    if (!isTrusted(res.trust)) {
-      // The reply could not be encrypted for this device anyway (not trusted).
-      this.refuse({ from, device: res.device, reason: `device ${res.trust}`, text },
-        `Your device ${res.device} is not trusted; mark it trusted in the Node-RED editor (fingerprint ${fingerprint(this.omemo.store.device(from, res.device)?.identityKey ?? '')}).`);
+    const stamp = Date.parse(s.getChild('delay', 'urn:xmpp:delay')?.attrs.stamp ?? '');
+    if (stamp < this.startedAt) {
+      // Offline storage replays what was sent while Mantis was not running: never obey it.
+      this.emit('refused', { from, device: res.device, reason: `sent before start (${new Date(stamp).toISOString()})`, text });
+      return;
+    }
+    if (res.trust !== 'trusted') {
+      // Blind trust is enough to receive alerts, never to command the alarm: that takes a device
+      // the owner verified in the editor. A distrusted device could not read the reply anyway.
+      this.refuse({ from, device: res.device, reason: `device ${res.trust}`, text }, res.trust === 'distrusted' ? undefined :
+        `Your device ${res.device} is not verified. Compare its fingerprint (${fingerprint(this.omemo.store.device(from, res.device)?.identityKey ?? '')}) in the Node-RED editor and mark it verified; then I will obey it.`);
       return;
     }
     if (this.exited) return;

@@ -8,6 +8,8 @@ export interface XmppStatus { fill: 'green' | 'yellow' | 'red' | 'grey' | 'blue'
 
 export interface XmppAccountNode extends Node<XmppCreds> {
   account: XmppAccount | undefined;
+  /** False when nothing at all is filled in: client nodes stay quiet instead of erring. */
+  configured: boolean;
   accountStatus(): XmppStatus;
   /** Client nodes subscribe to status changes and commands. */
   subscribe(listener: XmppListener): () => void;

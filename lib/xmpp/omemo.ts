@@ -48,7 +48,7 @@ export interface EncryptReport {
   skipped: { jid: string; device: number; reason: string }[];
 }
 
-/** Trusted for receiving commands and for sending alerts. */
+/** Trusted enough to receive alerts (BTBV included); commands need 'trusted', a device the owner verified. */
 export function isTrusted(t: TrustState): boolean { return t === 'trusted' || t === 'btbv'; }
 
 export class Omemo extends EventEmitter {

@@ -3,7 +3,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { join } from 'node:path';
-import { MatrixBot, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
+import { MatrixBot, isTransientStartError, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
 import type { AccountListener, AccountStatus, MatrixAccountNode } from '../../lib/matrix/node-types';
 
 interface AccountDef extends NodeDef {
@@ -49,6 +49,12 @@ export = function (RED: NodeAPI): void {
     node.subscribe = (l) => { listeners.add(l); l.status?.(status()); return () => listeners.delete(l); };
 
     const creds = node.credentials ?? {};
+    node.configured = !!(def.homeserver || def.userId || creds.password || creds.accessToken);
+    if (!node.configured) {
+      // The default flow ships an empty account: quiet until the user fills it in.
+      node.log('not configured: set the homeserver, user id and password to send alerts over Matrix');
+      return;
+    }
     if (!def.homeserver || !def.userId || (!creds.password && !creds.accessToken)) {
       error = 'homeserver, user id and a password or access token are needed';
       node.error(error);
@@ -77,13 +83,30 @@ export = function (RED: NodeAPI): void {
       publish();
     });
     bot.on('command', (c: CommandMessage) => { for (const l of listeners) l.command?.(c); });
-    bot.start().then(() => { error = ''; publish(); }, (e: Error) => {
-      error = e.message;
-      node.error(`matrix: ${e.message}`);
-      publish();
-    });
+    // A homeserver that is down when Node-RED starts is tried again, with back-off; alerts wait in the outbox.
+    let retryTimer: NodeJS.Timeout | undefined;
+    let retryMs = 2000;
+    let closing = false;
+    const begin = (): void => {
+      bot.start().then(() => { error = ''; retryMs = 2000; publish(); }, (e: Error) => {
+        if (closing) return;
+        const again = isTransientStartError(e);
+        error = again ? `homeserver unreachable, retrying in ${Math.round(retryMs / 1000)} s` : e.message;
+        node.error(`matrix: ${e.message}${again ? ` (retrying in ${Math.round(retryMs / 1000)} s)` : ''}`);
+        publish();
+        if (!again) return;
+        void bot.stop().finally(() => {
+          if (closing) return;
+          retryTimer = setTimeout(begin, retryMs);
+          retryMs = Math.min(retryMs * 2, 60_000);
+        });
+      });
+    };
+    begin();
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closing = true;
+      clearTimeout(retryTimer);
       listeners.clear();
       bot.stop().catch((e: Error) => node.warn(e.message)).finally(done);
     });

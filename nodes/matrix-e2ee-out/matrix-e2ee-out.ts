@@ -37,7 +37,11 @@ export = function (RED: NodeAPI): void {
 
     node.on('input', (msg: OutMsg, send, done) => {
       const bot = account.bot;
-      if (!bot) { done(new Error('matrix account not started')); return; }
+      if (!bot) {
+        // An account left empty (as in the default flow) means Matrix is not wanted: drop quietly.
+        if (account.configured) done(new Error('matrix account not started')); else done();
+        return;
+      }
       const rooms = typeof msg.roomId === 'string' && msg.roomId ? [msg.roomId] : configured;
       if (!rooms.length) { node.status({ fill: 'red', shape: 'ring', text: 'no room' }); done(new Error('no room: configure rooms or set msg.roomId')); return; }
       const item = toOutgoing(msg);

@@ -49,6 +49,12 @@ export = function (RED: NodeAPI): void {
     const password = node.credentials?.password;
     const jid = (def.jid ?? '').trim().toLowerCase();
     const port = def.port ? Number(def.port) : undefined;
+    node.configured = !!(jid || password);
+    if (!node.configured) {
+      // The default flow ships an empty account: quiet until the user fills it in.
+      node.log('not configured: set the JID and password to send alerts over XMPP');
+      return;
+    }
     if (!JID_RE.test(jid) || !password) {
       error = 'a JID (user@domain) and a password are needed';
     } else if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {

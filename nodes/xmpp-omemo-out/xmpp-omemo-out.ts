@@ -38,7 +38,11 @@ export = function (RED: NodeAPI): void {
     acc?.on('dropped', onDropped);
 
     node.on('input', (msg: XmppOutMsg, _send, done) => {
-      if (!acc) { done(new Error('xmpp account not started (check its configuration)')); return; }
+      if (!acc) {
+        // An account left empty (as in the default flow) means XMPP is not wanted: drop quietly.
+        if (accNode.configured) done(new Error('xmpp account not started (check its configuration)')); else done();
+        return;
+      }
       const to = typeof msg.to === 'string' && msg.to ? [msg.to] : Array.isArray(msg.to) ? msg.to.filter((j): j is string => typeof j === 'string') : configured;
       const bad = to.filter((j) => !JID_RE.test(j.split('/')[0]));
       if (!to.length || bad.length) {

@@ -1,0 +1,117 @@
+// `npm start` as a user runs it: the CLI in a child process with the shipped default flow,
+// the demo camera and the embedded MQTT broker. Everything is checked from the outside:
+// the editor's own debug/status channel, the clips folder, MQTT as Home Assistant sees it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { repoRoot, tempDir } from './helpers/paths';
+import { ServerProcess, freePort, waitFor } from './helpers/processes';
+import { getJson } from './helpers/node-red-process';
+import { ffprobe, jpegSize, pidAlive } from './helpers/video';
+
+interface FlowNode { id: string; type: string; name?: string; z?: string }
+interface CommsMessage { topic: string; data: { name?: string; msg?: string; text?: string; fill?: string } }
+
+const defaultFlow = JSON.parse(readFileSync(join(repoRoot, 'flows', 'default.json'), 'utf8')) as FlowNode[];
+const byType = (type: string): FlowNode[] => defaultFlow.filter((n) => n.type === type);
+
+/** The editor's websocket, the one the debug sidebar and node statuses come through. */
+async function openComms(url: string): Promise<{ messages: CommsMessage[]; close(): void }> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/comms`);
+  const messages: CommsMessage[] = [];
+  ws.addEventListener('message', (e) => { messages.push(...(JSON.parse(String(e.data)) as CommsMessage[])); });
+  await new Promise<void>((res, rej) => { ws.addEventListener('open', () => res()); ws.addEventListener('error', () => rej(new Error('comms'))); });
+  ws.send(JSON.stringify({ subscribe: 'debug' }));
+  ws.send(JSON.stringify({ subscribe: 'status/#' }));
+  return { messages, close: () => ws.close() };
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { return []; }
+}
+
+test('npm start: the default flow watches the demo camera, records clips, talks to HA, stops cleanly', async (t) => {
+  const userDir = tempDir('mantis-start');
+  const port = await freePort();
+  const mqttPort = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, MANTIS_PORT: String(port), MANTIS_USER_DIR: userDir, MANTIS_MQTT_PORT: String(mqttPort) };
+  for (const k of ['MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR']) delete env[k];
+  const mantis = new ServerProcess(process.execPath, [join(repoRoot, 'dist', 'bin', 'mantis-start.js')], { env });
+  let log = '';
+  mantis.child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
+  mantis.child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+  const url = `http://127.0.0.1:${port}`;
+  const broker = { client: undefined as mqtt.MqttClient | undefined };
+  let comms: Awaited<ReturnType<typeof openComms>> | undefined;
+  t.after(async () => {
+    comms?.close();
+    broker.client?.end(true);
+    await mantis.stop();
+  });
+
+  await waitFor(() => {
+    if (mantis.exited) throw new Error(`mantis-start exited:\n${log}`);
+    return log.includes('Started flows');
+  }, 60_000, 'Node-RED to start the default flow');
+
+  // The editor serves the default flow, every Mantis node in it.
+  const deployed = await getJson<FlowNode[]>(`${url}/flows`);
+  for (const type of ['camera-in', 'motion-detect', 'record-clip', 'alarm-panel', 'matrix-e2ee-out', 'xmpp-omemo-out', 'matrix-e2ee-in', 'xmpp-omemo-in']) {
+    assert.ok(deployed.some((n) => n.type === type), `the deployed flow has a ${type}`);
+  }
+  comms = await openComms(url);
+  const c = comms;
+
+  // Motion from the demo scene reaches the debug sidebar within seconds.
+  const motion = await waitFor(() => c.messages.find((m) => m.topic === 'debug' && m.data.name === 'motion events' && /"event":"start"/.test(m.data.msg ?? '')),
+    45_000, 'a motion start in the debug sidebar');
+  assert.match(motion.data.msg ?? '', /"camera":"camera"/);
+
+  // Home Assistant's view: discovery, state, a command, and the snapshot button.
+  const retained = new Map<string, Buffer>();
+  broker.client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
+  const client = broker.client;
+  client.on('message', (topic, payload) => { retained.set(topic, payload); });
+  await client.subscribeAsync(['homeassistant/#', 'mantis/#']);
+  const panel = await waitFor(() => retained.get('homeassistant/alarm_control_panel/mantis/alarm/config'), 10_000, 'alarm panel discovery');
+  const panelConfig = JSON.parse(panel.toString()) as { command_topic: string; state_topic: string };
+  assert.ok(retained.has('homeassistant/binary_sensor/mantis/camera_motion/config'), 'a motion sensor for the camera');
+  await waitFor(() => retained.get(panelConfig.state_topic)?.toString() === 'disarmed', 10_000, 'state disarmed');
+  await client.publishAsync(panelConfig.command_topic, JSON.stringify({ action: 'ARM_AWAY', code: '' }));
+  await waitFor(() => retained.get(panelConfig.state_topic)?.toString() === 'arming', 5_000, 'HA arm to show as arming (exit delay)');
+  await waitFor(() => c.messages.some((m) => m.topic === 'debug' && m.data.name === 'alarm' && /arming/i.test(m.data.msg ?? '')), 5_000, 'the alarm debug node to say so');
+  await client.publishAsync(panelConfig.command_topic, JSON.stringify({ action: 'DISARM', code: '' }));
+  await waitFor(() => retained.get(panelConfig.state_topic)?.toString() === 'disarmed', 5_000, 'HA disarm');
+  await client.publishAsync('mantis/mantis/camera/camera/snapshot/press', 'PRESS');
+  const image = await waitFor(() => retained.get('mantis/mantis/camera/camera/snapshot'), 15_000, 'the snapshot image in HA');
+  assert.deepEqual(jpegSize(image), { width: 1280, height: 720 });
+
+  // A clip lands in the clips folder, starting before the motion.
+  const clipsDir = join(userDir, 'clips');
+  const clip = await waitFor(() => {
+    try { return readdirSync(clipsDir).find((f) => f.endsWith('.mp4')); } catch { return undefined; }
+  }, 60_000, 'a clip in the clips folder');
+  const probe = ffprobe(join(clipsDir, clip));
+  assert.ok(probe.duration >= 5, `clip of ${probe.duration} s holds the 5 s pre-roll and the motion`);
+  await waitFor(() => c.messages.some((m) => m.topic === 'debug' && m.data.name === 'clips' && (m.data.msg ?? '').includes(clip)), 10_000, 'the clip in the debug sidebar');
+
+  // The chat nodes are not configured: grey and quiet.
+  for (const n of [...byType('matrix-e2ee-out'), ...byType('xmpp-omemo-out'), ...byType('matrix-e2ee-in'), ...byType('xmpp-omemo-in')]) {
+    const status = [...c.messages].reverse().find((m) => m.topic === `status/${n.id}`);
+    assert.equal(status?.data.text, 'not configured', `${n.type} "${n.name}" says it is not configured`);
+  }
+  assert.doesNotMatch(log, /\[error\]/, 'no errors in the log');
+
+  // Ctrl-C: a clean exit, the camera's ffmpeg gone with it.
+  const ffmpegs = childPids(mantis.pid!);
+  assert.ok(ffmpegs.length >= 1, 'the camera runs an ffmpeg');
+  const exited = new Promise<number | null>((r) => mantis.child.once('exit', (code) => r(code)));
+  mantis.child.kill('SIGINT');
+  assert.equal(await exited, 0);
+  await waitFor(() => ffmpegs.every((p) => !pidAlive(p)), 5_000, 'ffmpeg to stop');
+  assert.ok(readdirSync(clipsDir).includes(clip), "the clip is kept");
+});

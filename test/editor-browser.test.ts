@@ -1,0 +1,166 @@
+// The editor as a user meets it, in a real Chromium: an embedded Mantis (`npm start`) with an
+// empty workspace; the palette, a node dragged in, its edit dialog and help, the default flow
+// imported through Import, deployed, and a motion event from the demo camera in the debug sidebar.
+// Screenshots go to test-output/; MANTIS_UPDATE_DOCS=1 also refreshes docs/default-flow.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { repoRoot, tempDir } from './helpers/paths';
+import { ServerProcess, freePort, waitFor } from './helpers/processes';
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+const CONFIG_NODES = new Set(['mantis-camera', 'matrix-account', 'xmpp-account']);
+const paletteTypes = Object.keys(pkg['node-red'].nodes).filter((t) => !CONFIG_NODES.has(t));
+const defaultFlowText = readFileSync(join(repoRoot, 'flows', 'default.json'), 'utf8');
+const shots = join(repoRoot, 'test-output');
+
+interface EditorNode { id: string; type: string; name?: string; valid?: boolean; z?: string }
+interface EditorWindow {
+  RED: {
+    nodes: { eachNode(cb: (n: EditorNode) => void): void; eachConfig(cb: (n: EditorNode) => void): void; dirty(): boolean };
+    sidebar: { show(id: string): void; help: { show(type: string): void } };
+    actions: { invoke(name: string): void };
+    workspaces: { active(): string };
+  };
+}
+
+function editorNodes(page: Page): Promise<EditorNode[]> {
+  return page.evaluate(() => {
+    const out: EditorNode[] = [];
+    const { RED } = window as unknown as EditorWindow;
+    RED.nodes.eachNode((n) => { out.push({ id: n.id, type: n.type, name: n.name, valid: n.valid, z: n.z }); });
+    RED.nodes.eachConfig((n) => { out.push({ id: n.id, type: n.type, name: n.name, valid: n.valid }); });
+    return out;
+  });
+}
+
+test('the editor: palette, drag, edit dialog, help, import the default flow, deploy, motion in the debug sidebar', async (t) => {
+  mkdirSync(shots, { recursive: true });
+  const userDir = tempDir('mantis-editor');
+  writeFileSync(join(userDir, 'flows.json'), '[]'); // an empty workspace: mantis-start keeps a flow it finds
+  const port = await freePort();
+  const mqttPort = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, MANTIS_PORT: String(port), MANTIS_USER_DIR: userDir, MANTIS_MQTT_PORT: String(mqttPort) };
+  for (const k of ['MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR', 'MANTIS_RESET_FLOW']) delete env[k];
+  const mantis = new ServerProcess(process.execPath, [join(repoRoot, 'dist', 'bin', 'mantis-start.js')], { env });
+  let browser: Browser | undefined;
+  t.after(async () => {
+    await browser?.close();
+    await mantis.stop();
+  });
+  await waitFor(() => {
+    if (mantis.exited) throw new Error(`mantis-start exited:\n${mantis.output}`);
+    return mantis.output.includes('Started flows');
+  }, 60_000, 'Node-RED to start');
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1680, height: 860 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForSelector('#red-ui-workspace-chart', { timeout: 60_000 });
+  await page.waitForSelector('.red-ui-palette-node[data-palette-type="camera-in"]', { timeout: 30_000 });
+
+  await t.test('the palette shows every Mantis node in a category of its own', async () => {
+    for (const type of paletteTypes) {
+      const item = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+      assert.equal(await item.count(), 1, `${type} in the palette`);
+      const category = await item.evaluate((el) => el.closest('.red-ui-palette-category')?.id ?? '');
+      assert.equal(category, 'red-ui-palette-container-mantis', `${type} is under the Mantis category`);
+    }
+    await page.screenshot({ path: join(shots, 'editor-palette.png') });
+  });
+
+  await t.test('a node dragged onto the canvas opens its edit dialog and its help', async () => {
+    const before = (await editorNodes(page)).length;
+    await page.locator('.red-ui-palette-node[data-palette-type="motion-detect"]').dragTo(page.locator('#red-ui-workspace-chart'), { targetPosition: { x: 400, y: 300 } });
+    const dropped = await waitFor(async () => (await editorNodes(page)).find((n) => n.type === 'motion-detect'), 5_000, 'the dropped node');
+    assert.equal((await editorNodes(page)).length, before + 1);
+    // Freshly dropped, every default is valid: no red triangle.
+    assert.equal(dropped.valid, true, 'the defaults of motion-detect are valid');
+
+    await page.locator(`g.red-ui-flow-node-group[id="${dropped.id}"] rect.red-ui-flow-node`).dblclick();
+    const tray = page.locator('.red-ui-tray').last();
+    await tray.locator('#node-input-threshold').waitFor({ timeout: 10_000 });
+    assert.equal(await tray.locator('#node-input-threshold').inputValue(), '25');
+    // A bad value is flagged in the dialog, a good one clears the flag.
+    await tray.locator('#node-input-threshold').fill('-3');
+    await tray.locator('#node-input-threshold').dispatchEvent('change');
+    await waitFor(async () => (await tray.locator('#node-input-threshold.input-error').count()) === 1, 5_000, 'threshold -3 flagged');
+    await tray.locator('#node-input-threshold').fill('30');
+    await tray.locator('#node-input-threshold').dispatchEvent('change');
+    await waitFor(async () => (await tray.locator('#node-input-threshold.input-error').count()) === 0, 5_000, 'threshold 30 accepted');
+    await page.screenshot({ path: join(shots, 'editor-edit-dialog.png') });
+    await page.locator('#node-dialog-cancel').click();
+    await tray.waitFor({ state: 'detached', timeout: 10_000 });
+
+    await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.sidebar.help.show('motion-detect'); });
+    const sidebar = page.locator('.red-ui-sidebar');
+    await sidebar.getByText('Finds motion in grayscale frames').first().waitFor({ timeout: 10_000 });
+    for (const heading of ['Inputs', 'Outputs', 'Properties', 'Details']) {
+      await sidebar.locator('h3', { hasText: heading }).first().waitFor({ state: 'attached', timeout: 5_000 });
+    }
+    await page.screenshot({ path: join(shots, 'editor-help.png') });
+
+    // Take it away again; the default flow has its own.
+    await page.locator(`g.red-ui-flow-node-group[id="${dropped.id}"] rect.red-ui-flow-node`).click();
+    await page.keyboard.press('Delete');
+    await waitFor(async () => !(await editorNodes(page)).some((n) => n.id === dropped.id), 5_000, 'the node deleted');
+  });
+
+  await t.test('the default flow imports without warnings and deploys', async () => {
+    await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.actions.invoke('core:show-import-dialog'); });
+    const pasted = page.locator('#red-ui-clipboard-dialog-import-text');
+    await pasted.fill(defaultFlowText);
+    await pasted.press('End'); // the dialog checks the JSON on keyup, as when typed or pasted
+    await page.locator('#red-ui-clipboard-dialog-ok').click();
+    // Importing a flow with a tab of its own opens that tab.
+    const nodes = await waitFor(async () => {
+      const all = await editorNodes(page);
+      return all.some((n) => n.type === 'record-clip') ? all : undefined;
+    }, 10_000, 'the imported nodes');
+    const want = JSON.parse(defaultFlowText) as EditorNode[];
+    for (const type of new Set(want.map((n) => n.type).filter((x) => x !== 'tab'))) {
+      assert.equal(nodes.filter((n) => n.type === type).length, want.filter((n) => n.type === type).length, `imported ${type}`);
+    }
+    // As shipped, nothing in it is invalid: the chat accounts are empty on purpose.
+    assert.deepEqual(nodes.filter((n) => n.valid === false).map((n) => `${n.type} ${n.name ?? n.id}`), [], 'nodes with a red triangle');
+
+    // The empty "Flow 1" the editor starts with is not needed: open the Mantis tab, close the other.
+    await page.locator('.red-ui-tab', { hasText: 'Flow 1' }).click();
+    await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.actions.invoke('core:remove-flow'); });
+    await waitFor(async () => (await page.locator('.red-ui-tab', { hasText: 'Flow 1' }).count()) === 0, 5_000, 'Flow 1 removed');
+    await page.locator('.red-ui-tab', { hasText: 'Mantis' }).click();
+    await page.locator('#red-ui-header-button-deploy').click();
+    await waitFor(() => page.evaluate(() => !(window as unknown as EditorWindow).RED.nodes.dirty()), 15_000, 'the deploy to finish');
+  });
+
+  await t.test('a motion event from the demo camera reaches the debug sidebar', async () => {
+    await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.sidebar.show('debug'); });
+    const motion = page.locator('.red-ui-debug-msg').filter({ has: page.locator('.red-ui-debug-msg-name', { hasText: 'motion events' }) }).filter({ hasText: /start/ });
+    await motion.first().waitFor({ timeout: 60_000 });
+    // Under the nodes, their status: the camera and the detector at work, the chat nodes waiting for an account.
+    const statusOf = (id: string) => page.locator(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-status-label`);
+    const want = JSON.parse(defaultFlowText) as EditorNode[];
+    const idOf = (type: string): string => want.find((n) => n.type === type)!.id;
+    await waitFor(async () => /watching|motion/.test(await statusOf(idOf('motion-detect')).textContent() ?? ''), 15_000, 'motion-detect status');
+    await waitFor(async () => /\S/.test(await statusOf(idOf('camera-in')).textContent() ?? ''), 15_000, 'camera-in status');
+    assert.equal(await statusOf(idOf('matrix-e2ee-out')).textContent(), 'not configured');
+    assert.equal(await statusOf(idOf('xmpp-omemo-out')).textContent(), 'not configured');
+    // The picture for the README: the whole flow, its statuses and the debug sidebar, no toasts.
+    await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.actions.invoke('core:toggle-left-sidebar'); RED.actions.invoke('core:zoom-fit'); });
+    await waitFor(async () => (await page.locator('.red-ui-notification:visible').count()) === 0, 20_000, 'notifications to fade');
+    await page.screenshot({ path: join(shots, 'default-flow.png') });
+    if (process.env.MANTIS_UPDATE_DOCS === '1') {
+      mkdirSync(join(repoRoot, 'docs'), { recursive: true });
+      copyFileSync(join(shots, 'default-flow.png'), join(repoRoot, 'docs', 'default-flow.png'));
+    }
+  });
+
+  assert.deepEqual(pageErrors, [], 'errors in the editor page');
+});
