@@ -1,7 +1,8 @@
 // Video path figures:
 //  1. CPU of the whole camera pipeline (Camera: one ffmpeg decoding, thinning,
 //     scaling to gray, segmenting the copied H.264; plus this process splitting
-//     frames) on a 1080p 15 fps H.264 input played in real time, as a ratio to
+//     frames and running the motion detector on each) on a 1080p 15 fps H.264
+//     input played in real time, as a ratio to
 //     `ffmpeg -re -i same -f null -` decoding the same input alone. Both run at
 //     the same time, side by side, so that they see the same machine load.
 //  2. Time from motion end + post-roll to the clip being ready.
@@ -12,6 +13,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import { Recorder, type ClipReady } from '../lib/video/recorder';
+import { MotionDetector } from '../lib/motion/detector';
+import type { GrayFrame } from '../lib/video/frame';
 import type { Report } from './run';
 
 const CACHE = process.env.MANTIS_CACHE ?? join(homedir(), '.cache', 'mantis');
@@ -51,8 +54,9 @@ function cpuMs(pid: number): number {
 async function cpuRatioOnce(file: string): Promise<{ ratio: number; camera: number; node: number; decode: number; frames: number }> {
   const decoder = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stream_loop', '-1', '-re', '-i', file, '-f', 'null', '-'], { stdio: 'ignore' });
   const camera = new Camera({ name: 'bench', source: 'file', input: file });
+  const detector = new MotionDetector({});
   let frames = 0;
-  camera.on('frame', () => { frames++; });
+  camera.on('frame', (f: GrayFrame) => { frames++; detector.push(f); });
   camera.start();
   try {
     await sleep(2000); // past start-up, both in their steady state

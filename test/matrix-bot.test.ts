@@ -159,6 +159,44 @@ test('refuses to send into a room without encryption', async () => {
   assert.equal(leaked.length, 0);
 });
 
+test('an invite from a user who is not allowed is declined', async () => {
+  await syn.register('intruder', 'intruderpass');
+  const intruder = new MatrixOwner(syn.url, '@intruder:localhost', 'intruderpass');
+  await intruder.start();
+  try {
+    const trap = await intruder.createEncryptedRoom([botId]);
+    await waitFor(() => intruder.client.getRoom(trap)?.getMember(botId)?.membership === 'leave', 20_000, 'the bot to decline the invite');
+    assert.ok(!bot.joinedRooms().includes(trap));
+  } finally {
+    await intruder.stop();
+  }
+});
+
+test('a message the server refuses (no permission to post) is dropped and does not hold back later alerts', async () => {
+  // A room where only the owner may speak: Synapse answers the bot's send with 403.
+  const { room_id: muted } = await owner.client.createRoom({
+    invite: [botId], preset: 'private_chat' as never, name: 'read only',
+    initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+    power_level_content_override: { events_default: 100 },
+  });
+  await waitFor(() => bot.joinedRooms().includes(muted), 20_000, 'bot joined the read-only room');
+  const dropped: [string, string][] = [];
+  const onDropped = (room: string, reason: string): void => { dropped.push([room, reason]); };
+  bot.on('dropped', onDropped);
+  try {
+    const t0 = Date.now() - 500;
+    await bot.queue([muted], { kind: 'text', text: 'into the read-only room' });
+    await bot.queue([roomId], { kind: 'text', text: 'the next alert' });
+    await owner.waitForMessage(botId, (c) => c.body === 'the next alert', 20_000, t0);
+    const [room, reason] = await waitFor(() => dropped[0], 5_000, 'the refused message reported');
+    assert.equal(room, muted);
+    assert.match(reason, /403/);
+    assert.equal(bot.queueLength, 0);
+  } finally {
+    bot.off('dropped', onDropped);
+  }
+});
+
 test('stop and start in the same process (a redeploy): same device, says online, old commands are not replayed', async () => {
   const device = bot.deviceId;
   await bot.stop();

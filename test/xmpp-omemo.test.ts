@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { helper, mantisNode, type TestNode } from './helpers/node-red';
+import { helper, mantisNode } from './helpers/node-red';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
 import { OmemoPeer, type PeerEvent } from './helpers/omemo-peer';
 import { tempDir } from './helpers/paths';
@@ -15,7 +15,6 @@ import type { RefusedEvent } from '../lib/xmpp/account';
 const BOT = `bot@${PROSODY_DOMAIN}`;
 const ALICE = `alice@${PROSODY_DOMAIN}`; // admin
 const BOB = `bob@${PROSODY_DOMAIN}`; // allowed
-const MALLORY = `mallory@${PROSODY_DOMAIN}`; // not listed
 
 const prosody = new Prosody({ uploadLimit: 2 * 1024 * 1024 });
 const work = tempDir('xmpp-test');

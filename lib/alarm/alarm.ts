@@ -2,8 +2,8 @@
 // Knows nothing of Node-RED or MQTT; the alarm-panel node and the HA bridge drive it.
 import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../store/atomic-file';
 import type { MotionEvent } from '../motion/event';
 
 export type ArmMode = 'home' | 'away' | 'night' | 'vacation';
@@ -302,18 +302,7 @@ export class Alarm extends EventEmitter {
     const file = this.opts.file;
     if (!file) return;
     try {
-      mkdirSync(dirname(file), { recursive: true });
-      const tmp = `${file}.tmp`;
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, `${JSON.stringify({ version: FILE_VERSION, ...this.snap })}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
-      const dfd = openSync(dirname(file), 'r');
-      try { fsyncSync(dfd); } finally { closeSync(dfd); }
+      writeFileAtomic(file, `${JSON.stringify({ version: FILE_VERSION, ...this.snap })}\n`);
     } catch (err) {
       this.emit('error', new Error(`could not save the alarm state to ${file}: ${(err as Error).message}`));
     }

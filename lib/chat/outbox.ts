@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../store/atomic-file';
 
 /** Thrown by a send function for an item that can never be sent (it is dropped, not retried). */
 export class PermanentSendError extends Error {}
@@ -10,24 +11,6 @@ export interface OutboxOptions {
   minDelayMs?: number;
   /** Longest retry delay. */
   maxDelayMs?: number;
-}
-
-/** Writes a file so that after a crash it is either the old or the new content, never half. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  // 0600: queued alerts, sessions and keys are nobody else's business on a shared Pi.
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    if (typeof data === 'string') writeSync(fd, data);
-    else writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  // The rename itself is only durable once the folder is synced.
-  const dirFd = openSync(dirname(file), 'r');
-  try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
 }
 
 // Binary data would become a JSON array of numbers; base64 keeps a clip's file small.

@@ -9,7 +9,8 @@ import { deflateSync } from 'node:zlib';
 import type * as Sdk from 'matrix-js-sdk';
 import type * as CryptoApi from 'matrix-js-sdk/lib/crypto-api/index.js';
 import type { VerificationRequest, Verifier, ShowSasCallbacks } from 'matrix-js-sdk/lib/crypto-api/verification.js';
-import { Outbox, PermanentSendError, writeFileAtomic } from '../chat/outbox';
+import { Outbox, PermanentSendError } from '../chat/outbox';
+import { writeFileAtomic } from '../store/atomic-file';
 import { HELP_TEXT, isAdminCommand, isCommandError, parseCommand, type ChatCommand } from '../chat/commands';
 import { attachDurableStore, detachDurableStore } from './durable-idb';
 import { encryptAttachment, type EncryptedFile } from './attachment';
@@ -137,6 +138,23 @@ export function isTransientStartError(err: unknown): boolean {
   return /^(login failed|access token rejected): (5\d\d|429)\b/.test(e.message ?? '');
 }
 
+function httpStatus(err: unknown): number | undefined {
+  const status = (err as { httpStatus?: unknown } | null)?.httpStatus;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * A send the server refused for this message itself (403 not allowed in the room, 413 too large, 400)
+ * is dropped so that it does not hold back every later alert; an outage, a rate limit or a lost login
+ * (401, which a new token fixes) keeps the message queued.
+ */
+function refusal(err: unknown): unknown {
+  const status = httpStatus(err);
+  if (status === undefined || status < 400 || status >= 500 || status === 401 || status === 408 || status === 429) return err;
+  const code = (err as { errcode?: string }).errcode;
+  return new PermanentSendError(`the homeserver refused it: ${status}${code ? ` ${code}` : ''} ${(err as Error).message}`);
+}
+
 /**
  * Events: 'state' (BotState, detail), 'command' (CommandMessage),
  * 'verification' (PendingVerification | null), 'verified' (userId),
@@ -184,7 +202,7 @@ export class MatrixBot extends EventEmitter {
     this.resumed = false;
     this.setState('starting');
     const cfg = this.config;
-    mkdirSync(cfg.storeDir, { recursive: true });
+    mkdirSync(cfg.storeDir, { recursive: true, mode: 0o700 }); // the session token and the keys live here
     this.outbox = new Outbox<OutboxEntry>(join(cfg.storeDir, 'outbox'), (e) => this.deliver(e), { minDelayMs: 500, maxDelayMs: 15_000 });
     this.outbox.on('change', (n: number) => this.emit('outbox', n));
     this.outbox.on('retry', (err: Error, delay: number) => this.log('warn', `send failed (${err.message}); retrying in ${delay} ms`));
@@ -421,8 +439,16 @@ export class MatrixBot extends EventEmitter {
       await client.getCrypto()!.forceDiscardSession(e.roomId);
       this.rotated.add(e.roomId);
     }
-    const content = await this.content(e);
-    await client.sendEvent(e.roomId, 'm.room.message' as never, content as never, e.txnId);
+    let content: Record<string, unknown>;
+    try {
+      content = await this.content(e);
+    } catch (err) {
+      // The server's media config may be missing or lower than it says: a 413 teaches us the real limit.
+      if (httpStatus(err) !== 413 || e.item.kind !== 'video') throw refusal(err);
+      this.uploadLimit = Math.min(this.uploadLimit ?? Infinity, e.item.data.length - 1);
+      content = await this.content(e).catch((again: unknown) => { throw refusal(again); });
+    }
+    await client.sendEvent(e.roomId, 'm.room.message' as never, content as never, e.txnId).catch((err: unknown) => { throw refusal(err); });
   }
 
   private async upload(data: Buffer): Promise<EncryptedFile> {

@@ -9,7 +9,7 @@
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
-import { writeFileAtomic } from '../chat/outbox';
+import { writeFileAtomic } from '../store/atomic-file';
 
 // Internal shapes of fake-indexeddb 6.2.8 (build/cjs/lib/*.js).
 interface RawRecord { key: unknown; value: unknown }

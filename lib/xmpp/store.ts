@@ -3,8 +3,9 @@
 // atomically (tmp + fsync + rename) before any operation that changed it
 // completes, so a crash never leaves a half-written store and a restart keeps
 // identity and sessions.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../store/atomic-file';
 import type { Direction, KeyPairType, StorageType } from '@privacyresearch/libsignal-protocol-typescript';
 
 export type TrustState = 'btbv' | 'trusted' | 'distrusted' | 'undecided';
@@ -39,22 +40,6 @@ export function fromAB(ab: ArrayBuffer | Uint8Array): string {
 }
 function pairToJson(p: KeyPairType): KeyPairJson { return { pub: fromAB(p.pubKey), priv: fromAB(p.privKey) }; }
 function pairFromJson(p: KeyPairJson): KeyPairType { return { pubKey: toAB(p.pub), privKey: toAB(p.priv) }; }
-
-/** Writes data to path so that readers see either the old or the new file, never a mix. */
-export function writeFileAtomic(path: string, data: string | Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally { closeSync(fd); }
-  renameSync(tmp, path);
-  try { // make the rename itself durable
-    const dfd = openSync(dirname(path), 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems refuse fsync on directories */ }
-}
 
 export interface NewIdentity {
   deviceId: number;

@@ -1,6 +1,6 @@
 // Config node: one Matrix account (login, crypto store, outbox, verification).
 // Client nodes (matrix-e2ee-out / -in) register with it and mirror its status.
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { join } from 'node:path';
 import { MatrixBot, isTransientStartError, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
