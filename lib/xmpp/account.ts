@@ -38,6 +38,11 @@ export interface CommandEvent {
   text: string;
 }
 
+/** The HTTP upload server answered the PUT with an error status. */
+class UploadRefused extends Error {
+  constructor(readonly status: number) { super(`upload failed: HTTP ${status}`); }
+}
+
 export interface RefusedEvent { from: string; device?: number; reason: string; text?: string }
 
 /** One queued alert for one recipient (Buffers survive the outbox's disk round trip). */
@@ -66,6 +71,8 @@ export class XmppAccount extends EventEmitter {
   private retryTimer?: NodeJS.Timeout;
   private online = false;
   private exited = false;
+  /** Smallest upload an HTTP server refused as too large (413), whatever the service advertised. */
+  private refusedSize = Infinity;
   /** Commands the server kept for us from before this start are history, not orders. */
   private startedAt = 0;
   readonly outbox: Outbox<OutItem>;
@@ -87,25 +94,39 @@ export class XmppAccount extends EventEmitter {
     if (!this.online) throw new Error('not connected');
     if (item.kind === 'text') { await this.sendEncrypted(item.to, item.text); return; }
     const what = item.mimetype.startsWith('video/') ? 'clip' : 'picture';
-    if (!this.upload) {
+    const upload = this.upload;
+    if (!upload) {
       this.emit('media-problem', 'no upload service');
       await this.sendEncrypted(item.to, `(a ${what} was taken, but the XMPP server has no file upload service to send it)`);
       return;
     }
-    const tooBig = item.data.length + 16 > this.upload.maxSize;
-    if (tooBig && item.thumbnail && item.thumbnail.length + 16 <= this.upload.maxSize) {
+    // A proxy in front of the upload service may refuse (413) what the service itself would take.
+    const fits = (n: number): boolean => n + 16 <= upload.maxSize && n < this.refusedSize;
+    if (fits(item.data.length)) {
+      if (await this.uploadOrRefused(item.to, item.data, item.filename)) { this.emit('media-problem', ''); return; }
+    }
+    if (item.thumbnail && fits(item.thumbnail.length)) {
       this.emit('media-problem', `${what} too large, sent snapshot`);
       await this.sendEncrypted(item.to, `(the ${what} is larger than the server's upload limit; here is its snapshot)`);
-      await this.sendFile(item.to, item.thumbnail, 'snapshot.jpg');
+      if (!(await this.uploadOrRefused(item.to, item.thumbnail, 'snapshot.jpg'))) throw new PermanentSendError('the upload server refuses even the snapshot as too large');
       return;
     }
-    if (tooBig) {
-      this.emit('media-problem', `${what} too large for upload`);
-      await this.sendEncrypted(item.to, `(the ${what} is larger than the server's upload limit of ${this.upload.maxSize} bytes)`);
-      return;
+    this.emit('media-problem', `${what} too large for upload`);
+    await this.sendEncrypted(item.to, `(the ${what} is larger than the server's upload limit of ${Math.min(upload.maxSize, this.refusedSize)} bytes)`);
+  }
+
+  /** sendFile; false when the upload server refused the file as too large (and remembers the size). */
+  private async uploadOrRefused(to: string, data: Buffer, filename: string): Promise<boolean> {
+    try {
+      await this.sendFile(to, data, filename);
+      return true;
+    } catch (e) {
+      if (!(e instanceof UploadRefused)) throw e;
+      if (e.status === 413) { this.refusedSize = Math.min(this.refusedSize, data.length); return false; }
+      // Refused for this file (403, 400): dropping it keeps the alerts behind it moving.
+      if (e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) throw new PermanentSendError(e.message);
+      throw e;
     }
-    await this.sendFile(item.to, item.data, item.filename);
-    this.emit('media-problem', '');
   }
 
   get jid(): string { return bare(this.cfg.jid); }
@@ -361,7 +382,7 @@ export class XmppAccount extends EventEmitter {
       if (/^(authorization|cookie|expires)$/i.test(name)) headers[name] = h.text().replace(/[\r\n]/g, '');
     }
     const r = await fetch(put.attrs.url, { method: 'PUT', headers, body: new Uint8Array(enc.ciphertext) });
-    if (!r.ok) throw new Error(`upload failed: HTTP ${r.status}`);
+    if (!r.ok) throw new UploadRefused(r.status);
     return aesgcmLink(get, enc.iv, enc.key);
   }
 

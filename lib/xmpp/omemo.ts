@@ -3,15 +3,22 @@
 // nothing of the XMPP stream; lib/xmpp/stanzas.ts turns these objects into XML.
 import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  KeyHelper, SessionBuilder, SessionCipher, SignalProtocolAddress,
-} from '@privacyresearch/libsignal-protocol-typescript';
+import type * as SignalModule from '@privacyresearch/libsignal-protocol-typescript';
 import { OmemoStore, fromAB, toAB, fingerprint, type DeviceRecord, type TrustState } from './store';
 
 export const NS_OMEMO = 'eu.siacs.conversations.axolotl';
 export const NODE_DEVICELIST = `${NS_OMEMO}.devicelist`;
 export const nodeBundle = (id: number): string => `${NS_OMEMO}.bundles:${id}`;
 export const PREKEY_COUNT = 100;
+
+// libsignal (and its curve25519 in asm.js) costs Node-RED ~10 MB as soon as it is required:
+// required on first use, so a flow without an XMPP account never pays for it.
+let signalModule: typeof SignalModule | undefined;
+function signal(): typeof SignalModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  signalModule ??= require('@privacyresearch/libsignal-protocol-typescript') as typeof SignalModule;
+  return signalModule;
+}
 
 export interface Bundle {
   signedPreKeyId: number;
@@ -62,6 +69,7 @@ export class Omemo extends EventEmitter {
   }
 
   async init(): Promise<void> {
+    const { KeyHelper } = signal();
     if (!this.store.load()) {
       const identity = await KeyHelper.generateIdentityKeyPair();
       const spk = await KeyHelper.generateSignedPreKey(identity, 1);
@@ -109,7 +117,7 @@ export class Omemo extends EventEmitter {
     this.pendingRefill = false;
     while (this.store.preKeyCount < PREKEY_COUNT) {
       const id = this.store.takePreKeyId();
-      const k = await KeyHelper.generatePreKey(id);
+      const k = await signal().KeyHelper.generatePreKey(id);
       await this.store.storePreKey(id, k.keyPair);
     }
     this.store.flush();
@@ -138,14 +146,14 @@ export class Omemo extends EventEmitter {
         for (const dev of t.devices) {
           if (t.jid === this.ownJid && dev === this.deviceId) continue;
           try {
-            const addr = new SignalProtocolAddress(t.jid, dev);
+            const addr = new (signal().SignalProtocolAddress)(t.jid, dev);
             if (!this.store.hasSession(t.jid, dev)) {
               const b = await fetchBundle(t.jid, dev);
               const rec = this.store.noteIdentity(t.jid, dev, toAB(b.identityKey));
               if (!isTrusted(rec.trust)) { skipped.push({ jid: t.jid, device: dev, reason: rec.trust }); continue; }
               if (!b.preKeys.length) throw new Error('bundle has no prekeys');
               const pk = b.preKeys[randomInt(b.preKeys.length)];
-              await new SessionBuilder(this.store, addr).processPreKey({
+              await new (signal().SessionBuilder)(this.store, addr).processPreKey({
                 identityKey: toAB(b.identityKey),
                 registrationId: 0,
                 signedPreKey: { keyId: b.signedPreKeyId, publicKey: toAB(b.signedPreKeyPublic), signature: toAB(b.signedPreKeySignature) },
@@ -155,7 +163,7 @@ export class Omemo extends EventEmitter {
               const rec = this.store.device(t.jid, dev);
               if (rec && !isTrusted(rec.trust)) { skipped.push({ jid: t.jid, device: dev, reason: rec.trust }); continue; }
             }
-            const res = await new SessionCipher(this.store, addr).encrypt(Uint8Array.from(keyMaterial).buffer);
+            const res = await new (signal().SessionCipher)(this.store, addr).encrypt(Uint8Array.from(keyMaterial).buffer);
             keys.push({ rid: dev, prekey: res.type === 3, data: Buffer.from(res.body ?? '', 'binary').toString('base64') });
           } catch (e) {
             skipped.push({ jid: t.jid, device: dev, reason: (e as Error).message });
@@ -177,8 +185,8 @@ export class Omemo extends EventEmitter {
     return this.serial(async () => {
       const k = msg.keys.find((x) => x.rid === this.deviceId);
       if (!k) throw new Error('message not encrypted for this device');
-      const addr = new SignalProtocolAddress(from, msg.sid);
-      const cipher = new SessionCipher(this.store, addr);
+      const addr = new (signal().SignalProtocolAddress)(from, msg.sid);
+      const cipher = new (signal().SessionCipher)(this.store, addr);
       const raw = Uint8Array.from(Buffer.from(k.data, 'base64')).buffer;
       let keyMaterial: Buffer;
       try {
