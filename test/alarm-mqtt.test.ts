@@ -274,10 +274,12 @@ describe('alarm-panel with Mosquitto', () => {
     test(`HA command, then the last will set by Mantis fires on kill -9 (${what})`, async () => {
       const dir = tempDir('alarm-child');
       const dev = `mantis_kill_${nodeRed.replace(/\W/g, '')}_${withMqttIn ? 'in' : 'solo'}`;
-      const child = new ServerProcess(process.execPath, [
+      let again: ServerProcess | undefined;
+      const args = [
         join(repoRoot, 'dist', 'test', 'helpers', 'alarm-node-red.js'),
         JSON.stringify({ userDir: dir, mqttPort: mosq.port, deviceId: dev, withMqttIn, nodeRed }),
-      ]);
+      ];
+      const child = new ServerProcess(process.execPath, args);
       try {
         await rec.client.subscribeAsync(`mantis/${dev}/#`, { qos: 1 });
         await waitFor(() => child.output.includes('READY') || child.exited, 30_000, 'child Node-RED');
@@ -291,8 +293,18 @@ describe('alarm-panel with Mosquitto', () => {
         await rec.waitFor(`mantis/${dev}/availability`, 'offline', 5000);
         const kept = await retained(mosq.url, `mantis/${dev}/availability`);
         assert.equal(kept.get(`mantis/${dev}/availability`)?.toString(), 'offline', 'the will is retained');
+        // Node-RED back after the crash: still armed (the state file), and HA is told so.
+        rec.clear();
+        again = new ServerProcess(process.execPath, args);
+        const second = again;
+        await waitFor(() => second.output.includes('READY') || second.exited, 30_000, 'child Node-RED after the crash');
+        await rec.waitFor(`mantis/${dev}/availability`, 'online', 15_000);
+        await rec.waitFor(`mantis/${dev}/alarm/state`, 'armed_away', 15_000);
+        assert.deepEqual(rec.messages.filter((m) => m.topic === `mantis/${dev}/alarm/state`).map((m) => m.payload.toString()), ['armed_away'],
+          'never shown as disarmed after the crash');
       } finally {
         await child.kill9();
+        await again?.kill9();
       }
     });
   }
