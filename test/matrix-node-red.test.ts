@@ -92,7 +92,8 @@ test('alerts from the flow arrive decrypted; commands come out of matrix-e2ee-in
 });
 
 test('kill -9 mid-session and restart: same device and keys, still verified, commands still obeyed', async () => {
-  const storeDir = join(red.userDir, 'mantis-matrix', 'acc');
+  // The default folder is named after the account, so a re-imported flow finds the same device.
+  const storeDir = join(red.userDir, 'mantis-matrix', botId.replace(':', '_'));
   const session = JSON.parse(readFileSync(join(storeDir, 'session.json'), 'utf8')) as { deviceId: string };
   assert.equal(session.deviceId, deviceId);
   const t0 = Date.now() - 1000;

@@ -127,3 +127,20 @@ test('bad configuration shows a status and does not crash Node-RED', async () =>
   await waitFor(() => errors.length > 0, 5000, 'error from out2');
   assert.match(String(errors[0]), /not started/);
 });
+
+test('two account nodes of the same JID (a flow imported twice): the second says so instead of sharing the keys', async () => {
+  await helper.unload();
+  await helper.load(nodes, [
+    { id: 'first', type: 'xmpp-account', jid: BOT, server: '127.0.0.1', port: String(prosody.c2sPort), storeDir: '' },
+    { id: 'second', type: 'xmpp-account', jid: BOT, server: '127.0.0.1', port: String(prosody.c2sPort), storeDir: '' },
+  ], { first: { password: 'botpw' }, second: { password: 'botpw' } });
+  const first = helper.getNode('first') as unknown as XmppAccountNode;
+  const second = helper.getNode('second') as unknown as XmppAccountNode;
+  assert.ok(first.account, 'the first one runs');
+  assert.equal(second.account, undefined);
+  assert.match(second.accountStatus().text, /^another account node \(first\) already uses/);
+  // The folder is named after the account, not the node: an imported copy finds the same identity.
+  assert.equal(first.account.cfg.storeDir, join(work, 'mantis-xmpp', BOT));
+  await waitFor(() => first.account?.isOnline, 20_000, 'first online');
+  await helper.unload();
+});

@@ -2,7 +2,7 @@
 // Client nodes (matrix-e2ee-out / -in) register with it and mirror its status.
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
-import { join } from 'node:path';
+import { claimStoreDir, defaultStoreDir } from '../../lib/store/store-dir';
 import { MatrixBot, isTransientStartError, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
 import type { AccountListener, AccountStatus, MatrixAccountNode } from '../../lib/matrix/node-types';
 
@@ -62,13 +62,22 @@ export = function (RED: NodeAPI): void {
       return;
     }
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
+    const storeDir = def.storeDir || defaultStoreDir(userDir, 'mantis-matrix', node.id, def.userId);
+    let release: () => void;
+    try {
+      release = claimStoreDir(storeDir, node.id);
+    } catch (e) {
+      error = (e as Error).message;
+      node.error(error);
+      return;
+    }
     const bot = new MatrixBot({
       homeserverUrl: def.homeserver,
       userId: def.userId,
       password: creds.password,
       accessToken: creds.accessToken,
       deviceName: def.deviceName || 'Mantis (Node-RED)',
-      storeDir: def.storeDir || join(userDir, 'mantis-matrix', node.id.replace(/[^\w.-]/g, '_')),
+      storeDir,
       allowedUsers: userList(def.allowedUsers),
       adminUsers: userList(def.adminUsers),
       displayName: def.displayName || 'Mantis',
@@ -108,7 +117,7 @@ export = function (RED: NodeAPI): void {
       closing = true;
       clearTimeout(retryTimer);
       listeners.clear();
-      bot.stop().catch((e: Error) => node.warn(e.message)).finally(done);
+      bot.stop().catch((e: Error) => node.warn(e.message)).finally(() => { release(); done(); });
     });
   }
 

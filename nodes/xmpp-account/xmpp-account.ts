@@ -2,7 +2,7 @@
 // Client nodes (xmpp-omemo-out / -in) register with it and mirror its status.
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
-import { join } from 'node:path';
+import { claimStoreDir, defaultStoreDir } from '../../lib/store/store-dir';
 import { XmppAccount, type CommandEvent, type RefusedEvent } from '../../lib/xmpp/account';
 import type { XmppAccountNode, XmppListener, XmppStatus } from '../../lib/xmpp/node-types';
 
@@ -66,6 +66,15 @@ export = function (RED: NodeAPI): void {
       return;
     }
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
+    const storeDir = def.storeDir?.trim() || defaultStoreDir(userDir, 'mantis-xmpp', node.id, jid);
+    let release: () => void;
+    try {
+      release = claimStoreDir(storeDir, node.id);
+    } catch (e) {
+      error = (e as Error).message;
+      node.error(`xmpp-account: ${error}`);
+      return;
+    }
     const account = new XmppAccount({
       jid,
       password: password!,
@@ -75,7 +84,7 @@ export = function (RED: NodeAPI): void {
       allowed: jidList(def.allowed),
       admins: jidList(def.admins),
       allowInsecure: def.insecure === true,
-      storeDir: def.storeDir?.trim() || join(userDir, 'mantis-xmpp', node.id.replace(/[^\w.-]/g, '_')),
+      storeDir,
     });
     node.account = account;
     account.on('state', publish);
@@ -92,7 +101,7 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       listeners.clear();
-      account.stop().catch((e: Error) => node.warn(e.message)).finally(done);
+      account.stop().catch((e: Error) => node.warn(e.message)).finally(() => { release(); done(); });
     });
   }
 
