@@ -164,3 +164,19 @@ test('Node-RED restarted while the homeserver is down: alerts from before and af
     .sort((a, b) => a.ts - b.ts).map((r) => r.content.body);
   assert.deepEqual(order, ['outage alert 1', 'outage alert 2']);
 });
+
+test('a new account deployed while the homeserver is down logs in by itself once it is back', async () => {
+  const second = await syn.register('mantis2', 'bot2pass');
+  await syn.stop();
+  const flow = [...matrixTestFlow(syn.url, botId, OWNER, ''),
+    { id: 'acc2', type: 'matrix-account', homeserver: syn.url, userId: second, deviceName: 'Mantis 2', displayName: 'Mantis 2', storeDir: '',
+      adminUsers: OWNER, allowedUsers: '', credentials: { password: 'bot2pass' } }];
+  const r = await red.post('/flows', flow);
+  assert.equal(r.status, 204);
+  const status2 = async (): Promise<string> => ((await red.getJson('/mantis/matrix-account/acc2/verification')) as unknown as VerificationState).status.text;
+  await waitFor(async () => /homeserver unreachable, retrying in \d+ s/.test(await status2()), 30_000, 'acc2 says it will retry');
+  await syn.start();
+  await waitFor(async () => (await status2()) === 'connected', 90_000, 'acc2 logged in after the homeserver came back');
+  const session = JSON.parse(readFileSync(join(red.userDir, 'mantis-matrix', second.replace(':', '_'), 'session.json'), 'utf8')) as { userId: string };
+  assert.equal(session.userId, second);
+});
