@@ -159,28 +159,29 @@ export class Camera extends EventEmitter {
     const encode = this.config.codec === 'encode' || (this.config.codec === 'auto' && (known === false || this.forceEncode));
     const cmds = buildCameraCommands(this.config, { ringDir: this.ring.dir, encode, startNumber: this.nextNumber });
     this.setStatus('starting', `starting ${this.config.source}`);
-    const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [cmds.feeder ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'] });
+    // A feeder (rpicam-vid, the demo scene) writes straight into ffmpeg's stdin: the stream never
+    // passes through JavaScript, which would copy every byte and keep Node's heap churning.
+    const feeder = cmds.feeder ? spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] }) : undefined;
+    const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [feeder?.stdout ?? 'ignore', 'pipe', 'pipe', 'pipe'] });
+    // Our copy of the pipe's read end: closed, so that the feeder gets EPIPE when ffmpeg goes.
+    feeder?.stdout?.destroy();
     const r: Run = {
-      main, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
+      main, feeder, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
       lastActivity: Date.now(), lastNumber: this.nextNumber - 1, ringDir: this.ring.dir,
     };
     this.run = r;
     let resolveExit!: () => void;
     this.exited = new Promise((res) => { resolveExit = res; });
-    let pending = cmds.feeder ? 2 : 1;
+    let pending = feeder ? 2 : 1;
     const oneGone = () => { if (--pending === 0) resolveExit(); };
 
-    if (cmds.feeder) {
-      const feeder = spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      r.feeder = feeder;
-      feeder.stdout.pipe(main.stdin!);
-      main.stdin!.on('error', () => { /* main gone first; its exit handler restarts */ });
-      feeder.stderr.on('data', (b: Buffer) => { r.stderr = (r.stderr + b.toString()).slice(-8000); });
+    if (feeder) {
+      feeder.stderr!.on('data', (b: Buffer) => { r.stderr = (r.stderr + b.toString()).slice(-8000); });
       feeder.once('error', (e: NodeJS.ErrnoException) => {
         this.fatal(r, e.code === 'ENOENT' ? `${cmds.feeder!.cmd} not found` : e.message);
         oneGone();
       });
-      feeder.once('exit', () => { oneGone(); if (this.run === r) main.stdin?.end(); });
+      feeder.once('exit', () => { oneGone(); });
     }
     main.stdout!.on('data', (b: Buffer) => this.onFrameBytes(r, b));
     main.stderr!.on('data', (b: Buffer) => this.onStderr(r, b));
