@@ -91,6 +91,21 @@ test('alerts from the flow arrive decrypted; commands come out of matrix-e2ee-in
   await owner.waitForMessage(botId, (c) => /Mantis commands/.test(String(c.body)), 20_000, t0);
 });
 
+test('the owner arms and disarms the real alarm panel from the room and reads its answers', async () => {
+  const t0 = Date.now() - 1000;
+  await owner.send(roomId, '!arm home');
+  await owner.waitForMessage(botId, (c) => c.body === 'Alarm armed (home)', 20_000, t0);
+  const t1 = Date.now();
+  await owner.send(roomId, '!is_alarm_system_enabled'); // MANTIS's long form of !status
+  await owner.waitForMessage(botId, (c) => c.body === 'Alarm armed (home)', 20_000, t1);
+  await owner.send(roomId, '!disarm');
+  const off = await owner.waitForMessage(botId, (c) => /disarmed/i.test(String(c.body)), 20_000, t1);
+  assert.equal(off.failed, false);
+  // The panel itself holds the state the owner set (its file in the user dir).
+  const saved = JSON.parse(readFileSync(join(red.userDir, 'mantis', 'alarm-panel.json'), 'utf8')) as Record<string, unknown>;
+  assert.match(JSON.stringify(saved), /"disarmed"/);
+});
+
 test('kill -9 mid-session and restart: same device and keys, still verified, commands still obeyed', async () => {
   // The default folder is named after the account, so a re-imported flow finds the same device.
   const storeDir = join(red.userDir, 'mantis-matrix', botId.replace(':', '_'));

@@ -18,7 +18,7 @@ export class NodeRedProcess {
     const nodesDir = join(this.userDir, 'mantis-nodes');
     if (!existsSync(nodesDir)) {
       mkdirSync(nodesDir, { recursive: true });
-      for (const n of ['matrix-account', 'matrix-e2ee-out', 'matrix-e2ee-in']) symlinkSync(join(repoRoot, 'dist', 'nodes', n), join(nodesDir, n));
+      for (const n of ['matrix-account', 'matrix-e2ee-out', 'matrix-e2ee-in', 'alarm-panel']) symlinkSync(join(repoRoot, 'dist', 'nodes', n), join(nodesDir, n));
       writeFileSync(join(this.userDir, 'flows.json'), JSON.stringify(this.flow));
       writeFileSync(join(this.userDir, 'flows_cred.json'), JSON.stringify(this.creds));
       writeFileSync(join(this.userDir, 'settings.js'), `module.exports = ${JSON.stringify({
@@ -57,7 +57,12 @@ export function matrixTestFlow(homeserver: string, botId: string, admin: string,
     { id: 'tab', type: 'tab', label: 'mantis matrix test' },
     { id: 'acc', type: 'matrix-account', homeserver, userId: botId, deviceName: 'Mantis test', displayName: 'Mantis', storeDir: '', adminUsers: admin, allowedUsers: allowed },
     { id: 'out', type: 'matrix-e2ee-out', z: 'tab', account: 'acc', rooms: '' },
-    { id: 'in', type: 'matrix-e2ee-in', z: 'tab', account: 'acc', wires: [['reply']] },
+    { id: 'in', type: 'matrix-e2ee-in', z: 'tab', account: 'acc', wires: [['reply', 'panel']] },
+    // The real alarm panel (no MQTT broker: local only); its answers to chat commands go back to the room they came from.
+    { id: 'panel', type: 'alarm-panel', z: 'tab', name: 'alarm', broker: '', deviceId: 'mantis_mx', deviceName: 'Mantis', cameras: 'camera',
+      exitDelay: 0, entryDelay: 0, triggerTime: 0, zonesAway: '', discovery: 'entity', wires: [['asked'], [], []] },
+    { id: 'asked', type: 'switch', z: 'tab', property: 'roomId', propertyType: 'msg', rules: [{ t: 'nnull' }], checkall: 'true', outputs: 1, wires: [['say']] },
+    { id: 'say', type: 'change', z: 'tab', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'text', tot: 'msg' }], wires: [['out']] },
     { id: 'reply', type: 'function', z: 'tab', outputs: 1, wires: [['out']],
       func: "msg.payload = 'ack ' + msg.payload.command + ' from ' + msg.from.user; return msg;" },
     { id: 'http', type: 'http in', z: 'tab', url: '/alert', method: 'post', wires: [['decode', 'resp']] },
