@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { helper, mantisNode } from './helpers/node-red';
+import { coreNode, helper, mantisNode } from './helpers/node-red';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
 import { OmemoPeer, type PeerEvent } from './helpers/omemo-peer';
 import { tempDir } from './helpers/paths';
@@ -22,12 +22,18 @@ const storeDir = join(work, 'bot-store');
 const peers: Record<string, OmemoPeer> = {};
 const received: Record<string, unknown>[] = [];
 
-const nodes = [mantisNode('xmpp-account'), mantisNode('xmpp-omemo-out'), mantisNode('xmpp-omemo-in')];
+const nodes = [mantisNode('xmpp-account'), mantisNode('xmpp-omemo-out'), mantisNode('xmpp-omemo-in'), mantisNode('alarm-panel'),
+  coreNode('function/10-switch.js'), coreNode('function/15-change.js')];
 const flow = (): unknown[] => [
   { id: 'acc', type: 'xmpp-account', jid: BOT, server: '127.0.0.1', port: String(prosody.c2sPort), resource: 'mantis', admins: ALICE, allowed: BOB, storeDir },
   { id: 'tab', type: 'tab' },
   { id: 'out', z: 'tab', type: 'xmpp-omemo-out', account: 'acc', to: ALICE, wires: [] },
-  { id: 'in', z: 'tab', type: 'xmpp-omemo-in', account: 'acc', wires: [['sink']] },
+  { id: 'in', z: 'tab', type: 'xmpp-omemo-in', account: 'acc', wires: [['sink', 'panel']] },
+  // The real alarm panel (local, no MQTT); its answers to chat commands go back to the sender.
+  { id: 'panel', z: 'tab', type: 'alarm-panel', name: 'alarm', broker: '', deviceId: 'mantis_xo', deviceName: 'Mantis', cameras: 'camera',
+    exitDelay: 0, entryDelay: 0, triggerTime: 0, zonesAway: '', discovery: 'entity', wires: [['asked'], [], []] },
+  { id: 'asked', z: 'tab', type: 'switch', property: 'to', propertyType: 'msg', rules: [{ t: 'nnull' }], checkall: 'true', outputs: 1, wires: [['say']] },
+  { id: 'say', z: 'tab', type: 'change', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'text', tot: 'msg' }], wires: [['out']] },
   { id: 'sink', z: 'tab', type: 'helper' },
 ];
 
@@ -155,6 +161,14 @@ test('commands from an allowed JID come out of xmpp-omemo-in and replies go back
   assert.equal(received.filter((m) => (m.payload as { command?: string }).command === 'help').length, 0);
 });
 
+test('the owner arms and disarms the real alarm panel by OMEMO chat and gets encrypted answers', async () => {
+  const mark = peers.alice.mark;
+  await peers.alice.send(BOT, '!arm away');
+  await bodyFrom(peers.alice, (b) => b === 'Alarm armed (away)', mark, 'armed answer');
+  await peers.alice.send(BOT, '!disable_alarm_system'); // MANTIS's long form of !disarm
+  await bodyFrom(peers.alice, (b) => /disarmed/i.test(b), mark, 'disarmed answer');
+});
+
 test('an unlisted JID is refused and the new session used a prekey that gets replaced', async () => {
   const acc = account().account!;
   const used: number[] = [];
@@ -234,9 +248,12 @@ test('a restart keeps identity, trust and sessions', async () => {
   assert.equal(m.prekey, false, 'the existing session was used');
   await waitFor(() => acc2.queueLength === 0, 10_000, 'acknowledged by the server');
   // The command from while it was down was delivered, decrypted and not obeyed; a new one is.
+  const live = peers.alice.mark;
   await peers.alice.send(BOT, '!status');
   await waitFor(() => received.find((c) => (c.payload as { command?: string }).command === 'status'), 15_000, 'a live command');
   assert.deepEqual(received.map((c) => (c.payload as { command?: string }).command), ['status'], 'the stored !disarm was not obeyed');
+  await bodyFrom(peers.alice, (b) => b === 'Alarm disarmed', live, "the panel's answer to the live command");
+  await waitFor(() => acc2.queueLength === 0, 10_000, 'the answer acknowledged by the server');
 });
 
 test('alerts queued while Prosody is down all arrive after it comes back', async () => {

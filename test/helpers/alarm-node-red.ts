@@ -1,14 +1,11 @@
 // The real Node-RED runtime with the core mqtt-broker node and alarm-panel, for alarm/HA tests.
 // Also runnable as a child process (`node alarm-node-red.js <config json>`) for the kill -9 test:
 // it loads the flow, prints READY and then just runs until killed.
-import { dirname, join } from 'node:path';
-import { helper, mantisNode, type TestNode } from './node-red';
+import { coreNode, helper, mantisNode, type TestNode } from './node-red';
 
 /** Node-RED's own mqtt-broker / mqtt in / mqtt out module, from the node-red package in use. */
 export function coreMqttNode(nodeRedModule = 'node-red'): unknown {
-  const nodesPkg = require.resolve('@node-red/nodes/package.json', { paths: [dirname(require.resolve(`${nodeRedModule}/package.json`))] });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(join(dirname(nodesPkg), 'core', 'network', '10-mqtt.js'));
+  return coreNode('network/10-mqtt.js', nodeRedModule);
 }
 
 export interface PanelFlowOptions {

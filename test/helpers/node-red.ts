@@ -1,5 +1,5 @@
 // The real Node-RED runtime, driven by node-red-node-test-helper.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot } from './paths';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,6 +26,13 @@ export interface NodeRedTestHelper {
 }
 
 export { helper };
+
+/** One of Node-RED's own core node modules (e.g. 'function/10-switch.js'), from the node-red package in use. */
+export function coreNode(file: string, nodeRedModule = 'node-red'): unknown {
+  const nodesPkg = require.resolve('@node-red/nodes/package.json', { paths: [dirname(require.resolve(`${nodeRedModule}/package.json`))] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(join(dirname(nodesPkg), 'core', file));
+}
 
 /** The compiled runtime module of one of our nodes, as Node-RED would require it. */
 export function mantisNode(name: string): unknown {
