@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -43,6 +44,8 @@ interface Run {
   partial: string;
   section: string;
   splitter?: RawFrameSplitter;
+  /** The read end of the frames FIFO. */
+  framePipe?: Socket;
   early: Buffer[];
   frames: number;
   lastActivity: number;
@@ -70,6 +73,7 @@ export class Camera extends EventEmitter {
   height = 0;
   sourceCodec = '';
   private ring: SegmentRing | null = null;
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   private run: Run | null = null;
   private stopped = true;
   private backoffMs = 1000;
@@ -157,16 +161,18 @@ export class Camera extends EventEmitter {
     this.ring.newRun();
     const known = sourceIsH264(this.config);
     const encode = this.config.codec === 'encode' || (this.config.codec === 'auto' && (known === false || this.forceEncode));
-    const cmds = buildCameraCommands(this.config, { ringDir: this.ring.dir, encode, startNumber: this.nextNumber });
+    const framesFifo = join(this.ring.dir, 'frames.fifo');
+    const cmds = buildCameraCommands(this.config, { ringDir: this.ring.dir, encode, startNumber: this.nextNumber, framesTo: `file:${framesFifo}` });
     this.setStatus('starting', `starting ${this.config.source}`);
     // A feeder (rpicam-vid, the demo scene) writes straight into ffmpeg's stdin: the stream never
     // passes through JavaScript, which would copy every byte and keep Node's heap churning.
     const feeder = cmds.feeder ? spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] }) : undefined;
-    const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [feeder?.stdout ?? 'ignore', 'pipe', 'pipe', 'pipe'] });
+    const framePipe = openFramePipe(framesFifo, this.readBuffer, (chunk) => this.onFrameBytes(r, chunk));
+    const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [feeder?.stdout ?? 'ignore', 'ignore', 'pipe', 'pipe'] });
     // Our copy of the pipe's read end: closed, so that the feeder gets EPIPE when ffmpeg goes.
     feeder?.stdout?.destroy();
     const r: Run = {
-      main, feeder, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
+      main, feeder, framePipe, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
       lastActivity: Date.now(), lastNumber: this.nextNumber - 1, ringDir: this.ring.dir,
     };
     this.run = r;
@@ -183,7 +189,6 @@ export class Camera extends EventEmitter {
       });
       feeder.once('exit', () => { oneGone(); });
     }
-    main.stdout!.on('data', (b: Buffer) => this.onFrameBytes(r, b));
     main.stderr!.on('data', (b: Buffer) => this.onStderr(r, b));
     let list = '';
     (main.stdio[3] as Readable).on('data', (b: Buffer) => {
@@ -202,10 +207,11 @@ export class Camera extends EventEmitter {
       }
     });
     main.once('error', (e: NodeJS.ErrnoException) => {
+      framePipe.destroy();
       this.fatal(r, e.code === 'ENOENT' ? `ffmpeg not found ("${cmds.main.cmd}"); install ffmpeg or set its path` : e.message);
       oneGone();
     });
-    main.once('exit', (code, signal) => { oneGone(); this.onExit(r, code, signal); });
+    main.once('exit', (code, signal) => { framePipe.destroy(); oneGone(); this.onExit(r, code, signal); });
   }
 
   /** A failure retrying cannot fix: say so and stay down. */
@@ -245,9 +251,10 @@ export class Camera extends EventEmitter {
     }
   }
 
+  /** b is a view of the reused read buffer: the splitter copies it; what waits must be copied here. */
   private onFrameBytes(r: Run, b: Buffer): void {
     if (r.splitter) r.splitter.push(b);
-    else r.early.push(b);
+    else r.early.push(Buffer.from(b));
   }
 
   private onFrame(r: Run, f: GrayFrame): void {
@@ -407,4 +414,19 @@ function defaultRingBase(): string {
   } catch {
     return tmpdir();
   }
+}
+
+/**
+ * The detection frames come through a FIFO read into one reused buffer (net.Socket's onread):
+ * a pipe from a child process hands out a new Buffer for every read, and at 5 frames a second
+ * those pile up for many seconds before V8 collects them (the JS heap itself is quiet).
+ * O_RDWR: the FIFO never reports end-of-file between ffmpeg runs; ffmpeg's exit tells us it ended.
+ */
+function openFramePipe(fifo: string, buffer: Buffer, onChunk: (chunk: Buffer) => void): Socket {
+  if (!existsSync(fifo)) execFileSync('mkfifo', ['-m', '600', fifo]);
+  const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+  return new Socket({
+    fd, readable: true, writable: false,
+    onread: { buffer, callback: (n: number, buf: Uint8Array) => { onChunk(Buffer.from(buf.buffer, buf.byteOffset, n)); return true; } },
+  });
 }

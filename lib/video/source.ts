@@ -155,7 +155,7 @@ function keyframeEvery(segmentSeconds: number): string {
  */
 export function buildCameraCommands(
   c: CameraConfig,
-  opts: { ringDir: string; encode: boolean; startNumber: number },
+  opts: { ringDir: string; encode: boolean; startNumber: number; framesTo?: string },
 ): CameraCommands {
   const size = c.width > 0 && c.height > 0 ? `${c.width}x${c.height}` : '';
   const fps = c.fps > 0 ? c.fps : 0;
@@ -215,9 +215,10 @@ export function buildCameraCommands(
       '-pix_fmt', 'yuv420p', '-force_key_frames', keyframeEvery(c.segmentSeconds)]
     : ['-c:v', 'copy'];
   const args = [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+    // -y: the detection frames may go to a FIFO that exists already.
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...(opts.framesTo ? ['-y'] : []),
     ...input,
-    '-map', '0:v:0', '-vf', detect, '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1',
+    '-map', '0:v:0', '-vf', detect, '-f', 'rawvideo', '-pix_fmt', 'gray', opts.framesTo ?? 'pipe:1',
     '-map', '0:v:0', '-an', ...record,
     // Timestamps run on across segments, so that clips join them byte-wise (MPEG-TS concatenates).
     '-f', 'segment', '-segment_time', String(c.segmentSeconds),
