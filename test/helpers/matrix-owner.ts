@@ -115,11 +115,12 @@ export class MatrixOwner {
     const verifier = await req.startVerification('m.sas.v1');
     const shown = new Promise<ShowSasCallbacks>((res) => verifier.on(sdk.VerifierEvent.ShowSas, res));
     const done = verifier.verify();
-    const sas = await shown;
+    // A stalled exchange fails the test with the step it stalled at, instead of hanging the file.
+    const sas = await within(shown, 30_000, 'the SAS emoji at the owner');
     const names = (sas.sas.emoji ?? []).map((e) => e[1]);
     await onEmoji(names);
     await sas.confirm();
-    await done;
+    await within(done, 30_000, 'the verification to finish after both sides confirmed');
   }
 
   async isVerified(userId: string, deviceId: string): Promise<boolean> {
@@ -144,4 +145,10 @@ export function unrefLongTimers(minMs = 5000): void {
     if ((ms ?? 0) >= minMs) t.unref();
     return t;
   }) as typeof setTimeout;
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
