@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { repoRoot, tempDir } from './helpers/paths';
-import { ServerProcess, freePort, waitFor } from './helpers/processes';
+import { waitFor } from './helpers/processes';
+import { startMantisCli } from './helpers/mantis-start';
 import { getJson } from './helpers/node-red-process';
 import { ffprobe, jpegSize, pidAlive } from './helpers/video';
 
@@ -36,15 +37,8 @@ function childPids(pid: number): number[] {
 
 test('npm start: the default flow watches the demo camera, records clips, talks to HA, stops cleanly', async (t) => {
   const userDir = tempDir('mantis-start');
-  const port = await freePort();
-  const mqttPort = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, MANTIS_PORT: String(port), MANTIS_USER_DIR: userDir, MANTIS_MQTT_PORT: String(mqttPort) };
-  for (const k of ['MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR']) delete env[k];
-  const mantis = new ServerProcess(process.execPath, [join(repoRoot, 'dist', 'bin', 'mantis-start.js')], { env });
-  let log = '';
-  mantis.child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
-  mantis.child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
-  const url = `http://127.0.0.1:${port}`;
+  const cli = await startMantisCli(userDir);
+  const { proc: mantis, url, mqttPort } = cli;
   const broker = { client: undefined as mqtt.MqttClient | undefined };
   let comms: Awaited<ReturnType<typeof openComms>> | undefined;
   t.after(async () => {
@@ -52,11 +46,6 @@ test('npm start: the default flow watches the demo camera, records clips, talks 
     broker.client?.end(true);
     await mantis.stop();
   });
-
-  await waitFor(() => {
-    if (mantis.exited) throw new Error(`mantis-start exited:\n${log}`);
-    return log.includes('Started flows');
-  }, 60_000, 'Node-RED to start the default flow');
 
   // The editor serves the default flow, every Mantis node in it.
   const deployed = await getJson<FlowNode[]>(`${url}/flows`);
@@ -104,7 +93,7 @@ test('npm start: the default flow watches the demo camera, records clips, talks 
     const status = [...c.messages].reverse().find((m) => m.topic === `status/${n.id}`);
     assert.equal(status?.data.text, 'not configured', `${n.type} "${n.name}" says it is not configured`);
   }
-  assert.doesNotMatch(log, /\[error\]/, 'no errors in the log');
+  assert.doesNotMatch(cli.log(), /\[error\]/, 'no errors in the log');
 
   // Ctrl-C: a clean exit, the camera's ffmpeg gone with it.
   const ffmpegs = childPids(mantis.pid!);

@@ -8,7 +8,8 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot, tempDir } from './helpers/paths';
-import { ServerProcess, freePort, waitFor } from './helpers/processes';
+import { waitFor } from './helpers/processes';
+import { startMantisCli } from './helpers/mantis-start';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
 const CONFIG_NODES = new Set(['mantis-camera', 'matrix-account', 'xmpp-account']);
@@ -40,20 +41,12 @@ test('the editor: palette, drag, edit dialog, help, import the default flow, dep
   mkdirSync(shots, { recursive: true });
   const userDir = tempDir('mantis-editor');
   writeFileSync(join(userDir, 'flows.json'), '[]'); // an empty workspace: mantis-start keeps a flow it finds
-  const port = await freePort();
-  const mqttPort = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, MANTIS_PORT: String(port), MANTIS_USER_DIR: userDir, MANTIS_MQTT_PORT: String(mqttPort) };
-  for (const k of ['MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR', 'MANTIS_RESET_FLOW']) delete env[k];
-  const mantis = new ServerProcess(process.execPath, [join(repoRoot, 'dist', 'bin', 'mantis-start.js')], { env });
+  const { proc: mantis, url } = await startMantisCli(userDir);
   let browser: Browser | undefined;
   t.after(async () => {
     await browser?.close();
     await mantis.stop();
   });
-  await waitFor(() => {
-    if (mantis.exited) throw new Error(`mantis-start exited:\n${mantis.output}`);
-    return mantis.output.includes('Started flows');
-  }, 60_000, 'Node-RED to start');
 
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -62,7 +55,7 @@ test('the editor: palette, drag, edit dialog, help, import the default flow, dep
   const page = await browser.newPage({ viewport: { width: 1680, height: 860 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(`${url}/`);
   await page.waitForSelector('#red-ui-workspace-chart', { timeout: 60_000 });
   await page.waitForSelector('.red-ui-palette-node[data-palette-type="camera-in"]', { timeout: 30_000 });
 

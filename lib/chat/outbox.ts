@@ -92,7 +92,6 @@ export class Outbox<T> extends EventEmitter {
   async enqueue(item: T): Promise<void> {
     this.load();
     const name = `${String(this.seq++).padStart(12, '0')}.json`;
-    mkdirSync(this.dir, { recursive: true });
     writeFileAtomic(join(this.dir, name), encode(item));
     this.files.push(name);
     this.emit('change', this.length);

@@ -44,8 +44,6 @@ interface Run {
   partial: string;
   section: string;
   splitter?: RawFrameSplitter;
-  /** The read end of the frames FIFO. */
-  framePipe?: Socket;
   early: Buffer[];
   frames: number;
   lastActivity: number;
@@ -172,7 +170,7 @@ export class Camera extends EventEmitter {
     // Our copy of the pipe's read end: closed, so that the feeder gets EPIPE when ffmpeg goes.
     feeder?.stdout?.destroy();
     const r: Run = {
-      main, feeder, framePipe, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
+      main, feeder, encode, stderr: '', partial: '', section: '', early: [], frames: 0,
       lastActivity: Date.now(), lastNumber: this.nextNumber - 1, ringDir: this.ring.dir,
     };
     this.run = r;

@@ -11,7 +11,7 @@ export const NODE_DEVICELIST = `${NS_OMEMO}.devicelist`;
 export const nodeBundle = (id: number): string => `${NS_OMEMO}.bundles:${id}`;
 export const PREKEY_COUNT = 100;
 
-// libsignal (and its curve25519 in asm.js) costs Node-RED ~10 MB as soon as it is required:
+// libsignal (and its curve25519 in asm.js) costs ~14 MB of RSS as soon as it is required:
 // required on first use, so a flow without an XMPP account never pays for it.
 let signalModule: typeof SignalModule | undefined;
 function signal(): typeof SignalModule {

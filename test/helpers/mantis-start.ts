@@ -1,0 +1,37 @@
+// `npm start` as a user runs it: the CLI (dist/bin/mantis-start.js) in a child process, on free
+// loopback ports, with none of the MANTIS_* settings of whoever runs the tests.
+import { join } from 'node:path';
+import { repoRoot } from './paths';
+import { ServerProcess, freePort, waitFor } from './processes';
+
+export interface MantisCli {
+  proc: ServerProcess;
+  /** The editor, http://127.0.0.1:port */
+  url: string;
+  /** The embedded MQTT broker's port. */
+  mqttPort: number;
+  /** Everything it printed (ServerProcess.output keeps only the tail). */
+  log(): string;
+}
+
+/** Starts it and waits for "Started flows"; stops it again if it does not get there. */
+export async function startMantisCli(userDir: string): Promise<MantisCli> {
+  const port = await freePort();
+  const mqttPort = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, MANTIS_PORT: String(port), MANTIS_USER_DIR: userDir, MANTIS_MQTT_PORT: String(mqttPort) };
+  for (const k of ['MANTIS_HOST', 'MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR', 'MANTIS_RESET_FLOW']) delete env[k];
+  const proc = new ServerProcess(process.execPath, [join(repoRoot, 'dist', 'bin', 'mantis-start.js')], { env });
+  let log = '';
+  proc.child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
+  proc.child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+  try {
+    await waitFor(() => {
+      if (proc.exited) throw new Error(`mantis-start exited:\n${log}`);
+      return log.includes('Started flows');
+    }, 60_000, 'Node-RED to start its flow');
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { proc, url: `http://127.0.0.1:${port}`, mqttPort, log: () => log };
+}
