@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox, PermanentSendError } from '../lib/chat/outbox';
 import { tempDir } from './helpers/paths';
@@ -91,4 +91,51 @@ test('queued alerts are readable by the Node-RED user only', async () => {
   await box.enqueue({ text: 'the front door' });
   const [file] = readdirSync(dir);
   assert.equal(statSync(join(dir, file!)).mode & 0o777, 0o600);
+});
+
+test('a file truncated by a power cut is moved to bad/ and reported once; the items behind it go out', async () => {
+  const dir = tempDir('outbox');
+  const first = new Outbox<Alert>(dir, async () => { throw new Error('down'); }, { minDelayMs: 1000 });
+  for (const text of ['one', 'two', 'three']) await first.enqueue({ text });
+  const [, second] = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const whole = readFileSync(join(dir, second!), 'utf8');
+  writeFileSync(join(dir, second!), whole.slice(0, whole.length >> 1));
+
+  const got: string[] = [];
+  const bad: string[] = [];
+  const box = new Outbox<Alert>(dir, async (a) => { got.push(a.text); });
+  box.on('bad', (path: string) => bad.push(path));
+  box.start();
+  await waitFor(() => box.length === 0, 2000, 'drained');
+  assert.deepEqual(got, ['one', 'three']);
+  assert.equal(bad.length, 1);
+  assert.deepEqual(readdirSync(join(dir, 'bad')).map((f) => readFileSync(join(dir, 'bad', f), 'utf8')), [whole.slice(0, whole.length >> 1)]);
+  await box.stop();
+});
+
+test('stop() during a send waits for it and then touches nothing, even when a newer outbox sent and removed the file', async () => {
+  const dir = tempDir('outbox');
+  let release!: () => void;
+  const inFlight = new Promise<void>((r) => { release = r; });
+  let oldSends = 0;
+  const old = new Outbox<Alert>(dir, async () => { oldSends++; await inFlight; }, { minDelayMs: 10 });
+  old.start();
+  await old.enqueue({ text: 'alert' });
+  await old.enqueue({ text: 'next' });
+  await waitFor(() => oldSends === 1, 2000, 'old send in flight');
+  let stopped = false;
+  const stopping = old.stop().then(() => { stopped = true; });
+
+  // The redeployed account's outbox on the same folder sends everything and removes the files.
+  const got: string[] = [];
+  const fresh = new Outbox<Alert>(dir, async (a) => { got.push(a.text); });
+  fresh.start();
+  await waitFor(() => fresh.length === 0, 2000, 'new outbox drained');
+  assert.equal(stopped, false, 'stop() waits for the send in flight');
+  release();
+  await stopping;
+  assert.equal(oldSends, 1, 'the stopped outbox sends nothing more');
+  assert.deepEqual(got, ['alert', 'next']);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.json')), []);
+  await fresh.stop();
 });
