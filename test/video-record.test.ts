@@ -15,26 +15,33 @@ import { barColumn, ffprobe, firstFrameGray, jpegSize, makeBarVideo, MjpegCamera
 type Cfg = TestNode & { shared: { camera: Camera } };
 const nodes = () => [mantisNode('mantis-camera'), mantisNode('camera-in'), mantisNode('record-clip')];
 
-test('retention deletes clips past the age limit, then the oldest past the size limit', () => {
+test('retention deletes Mantis clips past the age limit, then the oldest past the size limit; the owner\'s own files stay', () => {
   const dir = tempDir('retention');
   const now = Date.now();
   const day = 24 * 3600_000;
+  const clip = (ageMs: number, kind = 'motion') => `hall-${new Date(now - ageMs).toISOString().replace(/[:.]/g, '-').replace('Z', '')}-${kind}.mp4`;
   const files: Array<[string, number, number]> = [
-    ['a-old.mp4', 100, now - 9 * day], // too old
-    ['a-old.jpg', 10, now - 9 * day], // thumbnail, too old
-    ['b.mp4', 400, now - 3 * day],
-    ['c.mp4', 400, now - 2 * day],
-    ['d.mp4', 400, now - 1 * day],
-    ['notes.txt', 5000, now - 30 * day], // not a clip: never touched
-    ['e-new.mp4', 400, now - 10 * day], // kept by name although old
+    [clip(9 * day), 100, now - 9 * day], // too old
+    [clip(3 * day), 400, now - 3 * day],
+    [clip(2 * day, 'command'), 400, now - 2 * day],
+    [clip(1 * day), 400, now - 1 * day],
+    [clip(10 * day, 'command'), 400, now - 10 * day], // kept by name although old
+    // The owner's own files in a shared folder (~/Videos): never touched, however old or big.
+    ['holiday.mp4', 5000, now - 30 * day],
+    ['photo.jpg', 5000, now - 30 * day],
+    ['notes.txt', 5000, now - 30 * day],
+    // A clip half written by a Node-RED that crashed an hour ago goes; one being written now stays.
+    [`.${clip(3600_000).replace(/\.mp4$/, '')}.part.mp4`, 50, now - 3600_000],
+    [`.${clip(1000).replace(/\.mp4$/, '')}.part.mp4`, 50, now - 1000],
   ];
   for (const [name, size, mtime] of files) {
     writeFileSync(join(dir, name), Buffer.alloc(size));
     utimesSync(join(dir, name), mtime / 1000, mtime / 1000);
   }
-  const deleted = pruneClips(dir, { maxBytes: 1000, maxAgeMs: 7 * day }, ['e-new.mp4'], now);
-  assert.deepEqual(deleted.sort(), ['a-old.jpg', 'a-old.mp4', 'b.mp4', 'c.mp4']);
-  assert.deepEqual(readdirSync(dir).sort(), ['d.mp4', 'e-new.mp4', 'notes.txt']);
+  const names = files.map((f) => f[0]);
+  const deleted = pruneClips(dir, { maxBytes: 1000, maxAgeMs: 7 * day }, [names[4]], now);
+  assert.deepEqual(deleted.sort(), [names[0], names[1], names[2]].sort());
+  assert.deepEqual(readdirSync(dir).sort(), [names[3], names[4], 'holiday.mp4', 'notes.txt', 'photo.jpg', names[9]].sort());
   assert.deepEqual(pruneClips(join(dir, 'missing'), { maxBytes: 1, maxAgeMs: 1 }), []);
 });
 

@@ -1,5 +1,6 @@
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isClipName, isPartName } from './clip-names';
 
 export interface RetentionPolicy {
   /** Total size the folder's clips may take, bytes (0 = no limit). */
@@ -8,30 +9,56 @@ export interface RetentionPolicy {
   maxAgeMs: number;
 }
 
-const CLIP_FILE = /\.(mp4|jpg)$/i;
+/** A clip still being written is never this old (the join is killed after 60 s): one left over is from a crash. */
+const STALE_PART_MS = 10 * 60_000;
 
-/**
- * Deletes clips (and their thumbnails) older than maxAge, then the oldest
- * until the folder fits maxBytes. Files named in `keep` (e.g. the clip just
- * made) survive. Only .mp4/.jpg files are touched, so a folder shared with
- * other files is safe. Returns the names deleted.
- */
-export function pruneClips(dir: string, policy: RetentionPolicy, keep: readonly string[] = [], now = Date.now()): string[] {
+interface ClipFile { name: string; size: number; mtime: number }
+
+/** Mantis's clips in dir, oldest first; leftover partial files of a crashed run go on the way. */
+function listClips(dir: string, now: number): ClipFile[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => CLIP_FILE.test(n));
+    names = readdirSync(dir);
   } catch {
     return [];
   }
-  const files = names.flatMap((name) => {
+  return names.flatMap((name) => {
+    const clip = isClipName(name);
+    if (!clip && !isPartName(name)) return []; // not ours: the owner's own files stay
     try {
       const st = statSync(join(dir, name));
-      return st.isFile() ? [{ name, size: st.size, mtime: st.mtimeMs }] : [];
+      if (!st.isFile()) return [];
+      if (!clip) {
+        if (now - st.mtimeMs > STALE_PART_MS) remove(dir, name);
+        return [];
+      }
+      return [{ name, size: st.size, mtime: st.mtimeMs }];
     } catch {
       return []; // deleted meanwhile
     }
   }).sort((a, b) => a.mtime - b.mtime);
-  const kept = new Set(keep.map((k) => k.replace(/^.*\//, '')));
+}
+
+function remove(dir: string, name: string): boolean {
+  try {
+    rmSync(join(dir, name), { force: true });
+    return true;
+  } catch {
+    return false; // e.g. a read-only file: retention goes on with the others
+  }
+}
+
+const baseName = (p: string) => p.replace(/^.*\//, '');
+
+/**
+ * Deletes Mantis's clips older than maxAge, then the oldest until its clips
+ * fit maxBytes. Files named in `keep` (e.g. the clip just made) survive; files
+ * Mantis did not name (the owner's own videos and photos) are never touched.
+ * Returns the names deleted.
+ */
+export function pruneClips(dir: string, policy: RetentionPolicy, keep: readonly string[] = [], now = Date.now()): string[] {
+  const files = listClips(dir, now);
+  const kept = new Set(keep.map(baseName));
   const deleted: string[] = [];
   let total = files.reduce((s, f) => s + f.size, 0);
   for (const f of files) {
@@ -39,9 +66,36 @@ export function pruneClips(dir: string, policy: RetentionPolicy, keep: readonly 
     const tooOld = policy.maxAgeMs > 0 && now - f.mtime > policy.maxAgeMs;
     const tooBig = policy.maxBytes > 0 && total > policy.maxBytes;
     if (!tooOld && !tooBig) continue;
-    rmSync(join(dir, f.name), { force: true });
+    if (!remove(dir, f.name)) continue;
     total -= f.size;
     deleted.push(f.name);
   }
   return deleted;
+}
+
+/** Bytes an unprivileged writer may still use on the file system holding dir (Infinity if unknown). */
+export function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** Deletes Mantis's oldest clips until `need` bytes are free in dir (or none is left). Returns the names deleted. */
+export function makeRoom(dir: string, need: number, keep: readonly string[] = [], now = Date.now()): string[] {
+  const kept = new Set(keep.map(baseName));
+  const deleted: string[] = [];
+  for (const f of listClips(dir, now)) {
+    if (freeBytes(dir) >= need) break;
+    if (kept.has(f.name) || !remove(dir, f.name)) continue;
+    deleted.push(f.name);
+  }
+  return deleted;
+}
+
+/** Whether dir holds any clip of Mantis's that makeRoom could delete. */
+export function hasClips(dir: string): boolean {
+  return listClips(dir, Date.now()).length > 0;
 }

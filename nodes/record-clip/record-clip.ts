@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, basename } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { CameraStatus } from '../../lib/video/camera';
-import type { MotionEvent } from '../../lib/motion/event';
-import { Recorder, type ClipReady } from '../../lib/video/recorder';
+import { Recorder, type Answer, type ClipFailed, type ClipReady } from '../../lib/video/recorder';
+import { isMotionEvent, recordSeconds } from '../../lib/video/record-input';
 import { cameraBadge } from '../../lib/video/shared-camera';
 import type { SharedCamera } from '../../lib/video/shared-camera';
 
@@ -17,35 +17,15 @@ interface RecordClipDef extends NodeDef {
   output: 'buffer' | 'path';
   maxSizeMB: string | number;
   maxAgeDays: string | number;
+  whenAway: 'error' | 'wait';
+  awayWait: string | number;
 }
 
 type Msg = NodeMessageInFlow & Record<string, unknown>;
 
-const DEFAULT_COMMAND_SECONDS = 10;
-
 function num(v: string | number | undefined, dflt: number): number {
   const n = v === undefined || v === '' ? NaN : Number(v);
   return Number.isFinite(n) && n >= 0 ? n : dflt;
-}
-
-function isMotionEvent(p: unknown): p is MotionEvent {
-  const e = (p as { event?: unknown } | null)?.event;
-  return typeof p === 'object' && p !== null && (e === 'start' || e === 'update' || e === 'end');
-}
-
-/** Seconds asked for by a record command, or null when the message is not one. */
-function recordSeconds(p: unknown): number | null {
-  if (typeof p === 'number' && p > 0) return p;
-  if (typeof p === 'string') {
-    const m = /^\s*!?record(?:\s+(\d+(?:\.\d+)?))?\s*$/i.exec(p);
-    if (m) return m[1] ? Number(m[1]) : DEFAULT_COMMAND_SECONDS;
-    return null;
-  }
-  if (typeof p === 'object' && p !== null && (p as { command?: unknown }).command === 'record') {
-    const s = Number((p as { seconds?: unknown }).seconds);
-    return Number.isFinite(s) && s > 0 ? s : DEFAULT_COMMAND_SECONDS;
-  }
-  return null;
 }
 
 export = function (RED: NodeAPI) {
@@ -69,6 +49,8 @@ export = function (RED: NodeAPI) {
       maxLengthMs: Math.max(1, num(def.maxLength, 60)) * 1000,
       maxBytes: num(def.maxSizeMB, 1024) * 1024 * 1024,
       maxAgeMs: num(def.maxAgeDays, 7) * 24 * 3600_000,
+      whenAway: def.whenAway === 'wait' ? 'wait' : 'error',
+      awayWaitMs: Math.max(1, num(def.awayWait, 300)) * 1000,
     });
     if (recorder.options.preRollMs > (camera.config.keepSeconds - 2) * 1000) {
       this.warn(`pre-roll ${recorder.options.preRollMs / 1000} s is longer than the camera keeps (${camera.config.keepSeconds} s)`);
@@ -85,27 +67,36 @@ export = function (RED: NodeAPI) {
       if (n > 0) this.status({ fill: 'blue', shape: 'dot', text: n > 1 ? `recording (${n})` : 'recording' });
       else idle(camera.status);
     });
-    recorder.on('clip', ({ clip, ctx }: ClipReady<Msg | null>) => {
-      const msg: Msg = ctx ?? ({ _msgid: RED.util.generateId(), topic: camera.config.name } as Msg);
-      msg.payload = def.output === 'path' ? clip.path : readFileSync(clip.path);
-      msg.filename = basename(clip.path);
-      msg.mimetype = 'video/mp4';
-      msg.thumbnail = clip.thumbnail;
-      msg.duration = clip.duration;
-      msg.width = clip.width;
-      msg.height = clip.height;
-      msg.size = clip.size;
-      msg.path = clip.path;
-      msg.start = clip.start;
-      msg.end = clip.end;
+    recorder.on('waiting', (n: number) => {
+      if (n > 0) this.status({ fill: 'yellow', shape: 'ring', text: `${n} record command${n > 1 ? 's' : ''} waiting for the camera` });
+      else idle(camera.status);
+    });
+    // A command's clip (or failure) goes out on the command's own message, so a chat reply goes back to where it came from.
+    const answerMsg = (a: Answer<Msg | null>): Msg => a.ctx ?? ({ _msgid: RED.util.generateId(), topic: camera.config.name } as Msg);
+    recorder.on('clip', ({ clip, answers }: ClipReady<Msg | null>) => {
+      const payload = def.output === 'path' ? clip.path : readFileSync(clip.path);
       lastClip = `clip ${Math.round(clip.duration)} s ready`;
       if (recorder.active === 0) this.status({ fill: 'green', shape: 'dot', text: lastClip });
-      this.send(msg);
+      for (const a of answers) {
+        const msg = answerMsg(a);
+        Object.assign(msg, {
+          payload, filename: basename(clip.path), mimetype: 'video/mp4', thumbnail: clip.thumbnail, duration: clip.duration,
+          width: clip.width, height: clip.height, size: clip.size, path: clip.path, start: clip.start, end: clip.end,
+        });
+        this.send(msg);
+      }
     });
-    recorder.on('error', ({ error }: { error: Error }) => {
-      this.status({ fill: 'red', shape: 'ring', text: `clip failed: ${error.message.slice(0, 40)}` });
-      this.error(`record-clip: ${error.message}`);
+    recorder.on('error', ({ error, answers }: ClipFailed<Msg | null>) => {
+      this.status({ fill: 'red', shape: 'ring', text: error.message });
+      for (const a of answers) {
+        const msg = answerMsg(a);
+        msg.payload = error.message;
+        msg.error = { message: error.message, code: error.code };
+        this.error(error.message, msg); // for a Catch node (Node-RED copies the message)
+        if (a.kind === 'command') this.send(msg);
+      }
     });
+    recorder.on('warning', (text: string) => this.warn(text));
     recorder.start();
 
     this.on('input', (msg, _send, done) => {

@@ -116,3 +116,13 @@ export async function probeDuration(path: string): Promise<number> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path]);
   return Number(stdout.trim());
 }
+
+/**
+ * An H.264 file (1 s GOP) of ffmpeg's test pattern under heavy noise: about
+ * 1.5 Mbit/s, so that a few clips of it fill a small disk.
+ */
+export async function makeNoisyVideo(path: string, seconds = 20): Promise<void> {
+  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=15,noise=alls=40:allf=t`,
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '1500k', '-maxrate', '1500k', '-bufsize', '1500k',
+    '-g', '15', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', path]);
+}
