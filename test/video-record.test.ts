@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
-import { Recorder, type ClipReady } from '../lib/video/recorder';
+import { Recorder, type ClipReady, type RecorderOptions } from '../lib/video/recorder';
 import type { GrayFrame } from '../lib/video/frame';
 import type { MotionEvent } from '../lib/motion/event';
 import { pruneClips } from '../lib/video/retention';
@@ -45,20 +45,34 @@ test('retention deletes Mantis clips past the age limit, then the oldest past th
   assert.deepEqual(pruneClips(join(dir, 'missing'), { maxBytes: 1, maxAgeMs: 1 }), []);
 });
 
-test('recorder: motion again during the post-roll extends the clip; a clip is cut at the maximum length', async () => {
-  const dir = tempDir('recorder');
+type Ev = (event: MotionEvent['event'], startedAt: number) => MotionEvent;
+
+/** A Recorder on a file camera (a bar video), started, with its clips collected; stopped after body. */
+async function withRecorder(
+  name: string, opts: Partial<RecorderOptions>,
+  body: (recorder: Recorder<string>, clips: Array<ClipReady<string>>, ev: Ev) => Promise<void>,
+): Promise<void> {
+  const dir = tempDir(name);
   const source = join(dir, 'bar.mp4');
   makeBarVideo(source, { width: 320, height: 240, fps: 15, seconds: 16, speed: 40 });
-  const camera = new Camera({ name: 'rec', source: 'file', input: source });
-  const recorder = new Recorder<string>(camera, { folder: join(dir, 'clips'), preRollMs: 1000, postRollMs: 1500, maxLengthMs: 4000 });
+  const camera = new Camera({ name, source: 'file', input: source });
+  const recorder = new Recorder<string>(camera, { folder: join(dir, 'clips'), ...opts });
   const clips: Array<ClipReady<string>> = [];
   recorder.on('clip', (c: ClipReady<string>) => clips.push(c));
   camera.start();
   recorder.start();
   try {
     await waitFor(() => camera.segments.length >= 2, 20_000, 'camera recording');
-    const ev = (event: MotionEvent['event'], startedAt: number): MotionEvent =>
-      ({ event, t: Date.now(), startedAt, score: 0.1, boxes: [], zones: [] });
+    await body(recorder, clips, (event, startedAt) => ({ event, t: Date.now(), startedAt, score: 0.1, boxes: [], zones: [] }));
+    assert.equal(readdirSync(join(dir, 'clips')).length, clips.length, 'a file for each clip, nothing else');
+  } finally {
+    recorder.stop();
+    await camera.stop();
+  }
+}
+
+test('recorder: motion again during the post-roll extends the clip; a clip is cut at the maximum length', () =>
+  withRecorder('recorder', { preRollMs: 1000, postRollMs: 1500, maxLengthMs: 4000 }, async (recorder, clips, ev) => {
     const t0 = Date.now();
     recorder.motion(ev('start', t0), 'first');
     await sleep(300);
@@ -87,11 +101,34 @@ test('recorder: motion again during the post-roll extends the clip; a clip is cu
     await sleep(2000);
     assert.equal(clips.length, 2);
     assert.equal(recorder.active, 0);
-  } finally {
-    recorder.stop();
-    await camera.stop();
-  }
-});
+  }));
+
+test('recorder: one clip at a time - a command during a motion clip gets that clip, motion during a command clip joins it', () =>
+  withRecorder('recorder-one', { preRollMs: 1000, postRollMs: 1000, maxLengthMs: 10_000 }, async (recorder, clips, ev) => {
+    let most = 0;
+    recorder.on('recording', (n: number) => { most = Math.max(most, n); });
+    const t0 = Date.now();
+    recorder.motion(ev('start', t0), 'motion 1');
+    recorder.record(2, 'command 1'); // outlasts the motion and its post-roll
+    await sleep(300);
+    recorder.motion(ev('end', t0), 'motion 1');
+    const first = await waitFor(() => clips[0], 15_000, 'the first clip');
+    assert.deepEqual(first.answers.map((a) => [a.ctx, a.kind]), [['motion 1', 'motion'], ['command 1', 'command']]);
+    assert.ok(first.clip.duration >= 2.7 && first.clip.duration <= 4.5, `duration ${first.clip.duration} (pre-roll 1 s + 2 s)`);
+
+    recorder.record(1, 'command 2');
+    await sleep(500);
+    const t1 = Date.now();
+    recorder.motion(ev('start', t1), 'motion 2'); // outlasts the command: the clip waits for its end
+    await sleep(1500);
+    recorder.motion(ev('end', t1), 'motion 2');
+    const second = await waitFor(() => clips[1], 15_000, 'the second clip');
+    assert.deepEqual(second.answers.map((a) => [a.ctx, a.kind]), [['command 2', 'command'], ['motion 2', 'motion']]);
+    // pre-roll 1 s + 0.5 s + 1.5 s of motion + 1 s post-roll
+    assert.ok(second.clip.duration >= 3.7 && second.clip.duration <= 5.5, `duration ${second.clip.duration}`);
+    assert.equal(clips.length, 2);
+    assert.equal(most, 1, 'never two clips recorded side by side');
+  }));
 
 describe('record-clip in Node-RED', () => {
   before(() => helper.startServer());

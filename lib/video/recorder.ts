@@ -85,9 +85,8 @@ interface Take<C> {
 interface Waiting<C> { seconds: number; ctx: C; timer: NodeJS.Timeout }
 
 const AWAY_STATES = new Set<CameraStatus['state']>(['reconnecting', 'error', 'stopped']);
-/** Room a clip needs beyond its segments' bytes (MP4 index, file system blocks); and a guess without segments. */
+/** Room a clip needs beyond its segments' bytes (MP4 index, file system blocks). */
 const CLIP_SLACK = 256 * 1024;
-const CLIP_GUESS = 1024 * 1024;
 
 /**
  * Turns motion events and "record N seconds" commands into clips, one at a
@@ -118,6 +117,11 @@ export class Recorder<C = unknown> extends EventEmitter {
 
   get active(): number {
     return (this.take ? 1 : 0) + this.making;
+  }
+
+  /** Record commands waiting for the camera to come back. */
+  get waitingCommands(): number {
+    return this.waiting.length;
   }
 
   start(): void {
@@ -303,7 +307,7 @@ export class Recorder<C = unknown> extends EventEmitter {
   /** Bytes the clip of [from, to] will take: about its segments' (a remux, no re-encode). */
   private estimate(from: number, to: number): number {
     const segs = (this.camera.segments ?? []).filter((s) => s.end > from && s.start < to);
-    if (!segs.length) return CLIP_GUESS;
+    if (!segs.length) return 0; // no video to write: whatever failed, it was not the space
     let bytes = 0;
     for (const s of segs) {
       try { bytes += statSync(s.path).size; } catch { /* pruned meanwhile */ }

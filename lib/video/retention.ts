@@ -95,7 +95,3 @@ export function makeRoom(dir: string, need: number, keep: readonly string[] = []
   return deleted;
 }
 
-/** Whether dir holds any clip of Mantis's that makeRoom could delete. */
-export function hasClips(dir: string): boolean {
-  return listClips(dir, Date.now()).length > 0;
-}

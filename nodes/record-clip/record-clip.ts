@@ -57,7 +57,7 @@ export = function (RED: NodeAPI) {
     }
     let lastClip = '';
     const idle = (s: CameraStatus) => {
-      if (recorder.active > 0) return;
+      if (recorder.active > 0 || recorder.waitingCommands > 0) return;
       if (s.state === 'watching') this.status({ fill: 'green', shape: 'dot', text: lastClip || 'ready' });
       else this.status(cameraBadge(s));
     };
