@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Camera } from '../lib/video/camera';
+import { makeRoom } from '../lib/video/retention';
 import { makeNoisyVideo } from './helpers/clips';
 import { coreNode, helper, mantisNode, type TestNode } from './helpers/node-red';
 import { tempDir } from './helpers/paths';
@@ -69,6 +70,24 @@ describe('a clips folder on a small disk', () => {
     { id: 'out', type: 'helper' },
     { id: 'caught', type: 'helper' },
   ];
+
+  test('making room on a full disk deletes Mantis\'s oldest clips until there is room, never the owner\'s files', (t) => {
+    if (typeof disk === 'string') { t.skip(disk); return; }
+    const dir = disk.dir;
+    const day = 24 * 3600_000;
+    const files = ['holiday.mp4', 'hall-2026-11-01T10-00-00-000-motion.mp4', 'hall-2026-11-02T10-00-00-000-command.mp4', 'hall-2026-11-03T10-00-00-000-motion.mp4'];
+    files.forEach((f, i) => {
+      writeFileSync(join(dir, f), Buffer.alloc(300_000, 7));
+      const mtime = (Date.now() - (10 - i) * day) / 1000; // the owner's video is the oldest
+      utimesSync(join(dir, f), mtime, mtime);
+    });
+    disk.fill('owner-backup.tar');
+    const { removed, left } = makeRoom(disk.dir, 500_000);
+    assert.deepEqual(removed, [files[1], files[2]]);
+    assert.equal(left, 1);
+    assert.ok(disk.freeBytes >= 500_000, `${disk.freeBytes} bytes free`);
+    assert.deepEqual(disk.files(), [files[3], 'holiday.mp4', 'owner-backup.tar']);
+  });
 
   test('disk full of other data: the command is answered in words, a Catch node gets the error, no file is left', async (t) => {
     if (typeof disk === 'string') { t.skip(disk); return; }

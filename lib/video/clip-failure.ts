@@ -12,9 +12,10 @@ export class ClipFailure extends Error {
 
 const MB = 1024 * 1024;
 
-export function diskFull(folder: string, free: number, removedSome: boolean): ClipFailure {
+/** clipsLeft: Mantis still has clips there to delete for the next clip. */
+export function diskFull(folder: string, free: number, clipsLeft: boolean): ClipFailure {
   const mb = Number.isFinite(free) ? Math.floor(free / MB) : 0;
-  const what = removedSome ? 'oldest clips are being removed' : 'free space or lower the size limit';
+  const what = clipsLeft ? 'oldest clips are being removed' : 'free space or lower the size limit';
   return new ClipFailure('disk-full', `disk full: ${mb} MB free in ${folder}; ${what}`);
 }
 

@@ -294,8 +294,9 @@ export class Recorder<C = unknown> extends EventEmitter {
           if (!this.running || !isDiskFull(error, freeBytes(folder), need)) {
             throw describeFailure(error, { folder, camera: prefix, status: this.camera.status });
           }
-          const removed = makeRoom(folder, need);
-          if (attempt > 0 || !removed.length) throw diskFull(folder, freeBytes(folder), removed.length > 0);
+          const { removed, left } = makeRoom(folder, need);
+          // Words for what the owner can do: wait while Mantis still has clips to delete, else make room.
+          if (attempt > 0 || !removed.length) throw diskFull(folder, freeBytes(folder), left > 0);
           this.emit('warning', `disk full in ${folder}: removed the ${removed.length} oldest clip(s) to make room`);
         }
       }

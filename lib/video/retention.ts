@@ -83,15 +83,16 @@ export function freeBytes(dir: string): number {
   }
 }
 
-/** Deletes Mantis's oldest clips until `need` bytes are free in dir (or none is left). Returns the names deleted. */
-export function makeRoom(dir: string, need: number, keep: readonly string[] = [], now = Date.now()): string[] {
-  const kept = new Set(keep.map(baseName));
-  const deleted: string[] = [];
-  for (const f of listClips(dir, now)) {
+/**
+ * Deletes Mantis's oldest clips until `need` bytes are free in dir (or none is left).
+ * Returns the names deleted and how many of Mantis's clips are left.
+ */
+export function makeRoom(dir: string, need: number, now = Date.now()): { removed: string[]; left: number } {
+  const files = listClips(dir, now);
+  const removed: string[] = [];
+  for (const f of files) {
     if (freeBytes(dir) >= need) break;
-    if (kept.has(f.name) || !remove(dir, f.name)) continue;
-    deleted.push(f.name);
+    if (remove(dir, f.name)) removed.push(f.name);
   }
-  return deleted;
+  return { removed, left: files.length - removed.length };
 }
-

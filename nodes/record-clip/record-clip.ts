@@ -5,6 +5,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { CameraStatus } from '../../lib/video/camera';
 import { Recorder, type Answer, type ClipFailed, type ClipReady } from '../../lib/video/recorder';
 import { isMotionEvent, recordSeconds } from '../../lib/video/record-input';
+import { ClipFailure } from '../../lib/video/clip-failure';
 import { cameraBadge } from '../../lib/video/shared-camera';
 import type { SharedCamera } from '../../lib/video/shared-camera';
 
@@ -73,27 +74,32 @@ export = function (RED: NodeAPI) {
     });
     // A command's clip (or failure) goes out on the command's own message, so a chat reply goes back to where it came from.
     const answerMsg = (a: Answer<Msg | null>): Msg => a.ctx ?? ({ _msgid: RED.util.generateId(), topic: camera.config.name } as Msg);
-    recorder.on('clip', ({ clip, answers }: ClipReady<Msg | null>) => {
-      const payload = def.output === 'path' ? clip.path : readFileSync(clip.path);
-      lastClip = `clip ${Math.round(clip.duration)} s ready`;
-      if (recorder.active === 0) this.status({ fill: 'green', shape: 'dot', text: lastClip });
-      for (const a of answers) {
-        const msg = answerMsg(a);
-        Object.assign(msg, {
-          payload, filename: basename(clip.path), mimetype: 'video/mp4', thumbnail: clip.thumbnail, duration: clip.duration,
-          width: clip.width, height: clip.height, size: clip.size, path: clip.path, start: clip.start, end: clip.end,
-        });
-        this.send(msg);
-      }
-    });
-    recorder.on('error', ({ error, answers }: ClipFailed<Msg | null>) => {
+    const fail = (error: ClipFailure, answers: Array<Answer<Msg | null>>) => {
       this.status({ fill: 'red', shape: 'ring', text: error.message });
       for (const a of answers) {
         const msg = answerMsg(a);
         msg.payload = error.message;
+        this.error(error.message, msg); // for a Catch node (Node-RED copies the message here)
         msg.error = { message: error.message, code: error.code };
-        this.error(error.message, msg); // for a Catch node (Node-RED copies the message)
         if (a.kind === 'command') this.send(msg);
+      }
+    };
+    recorder.on('error', ({ error, answers }: ClipFailed<Msg | null>) => fail(error, answers));
+    recorder.on('clip', ({ clip, answers }: ClipReady<Msg | null>) => {
+      let payload: Buffer | string;
+      try {
+        payload = def.output === 'path' ? clip.path : readFileSync(clip.path);
+      } catch (e) {
+        fail(new ClipFailure('failed', `clip failed: cannot read ${clip.path} back (${(e as Error).message})`), answers);
+        return;
+      }
+      lastClip = `clip ${Math.round(clip.duration)} s ready`;
+      if (recorder.active === 0) this.status({ fill: 'green', shape: 'dot', text: lastClip });
+      for (const a of answers) {
+        this.send(Object.assign(answerMsg(a), {
+          payload, filename: basename(clip.path), mimetype: 'video/mp4', thumbnail: clip.thumbnail, duration: clip.duration,
+          width: clip.width, height: clip.height, size: clip.size, path: clip.path, start: clip.start, end: clip.end,
+        }));
       }
     });
     recorder.on('warning', (text: string) => this.warn(text));
