@@ -1,13 +1,15 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import type { GrayFrame } from '../lib/video/frame';
-import { buildCameraCommands, cameraConfig } from '../lib/video/source';
+import { cameraConfig } from '../lib/video/camera-settings';
+import { buildCameraCommands } from '../lib/video/source';
 import { helper, mantisNode, type TestNode } from './helpers/node-red';
 import { tempDir } from './helpers/paths';
-import { freePort, waitFor } from './helpers/processes';
+import { freePort, sleep, waitFor } from './helpers/processes';
+import { RtspCamera } from './helpers/rtsp';
 import { barColumn, ffprobe, jpegSize, makeBarVideo, MjpegCamera, onCall, pidAlive } from './helpers/video';
 
 const nodes = () => [mantisNode('mantis-camera'), mantisNode('camera-in')];
@@ -22,7 +24,7 @@ test('the ffmpeg command thins before scaling, copies H.264 and encodes the rest
   const file = buildCameraCommands(cameraConfig({ source: 'file', input: '/v.mp4' }), { ringDir: ring, encode: false, startNumber: 7 });
   const a = file.main.args;
   assert.equal(file.feeder, undefined);
-  assert.deepEqual(a.slice(a.indexOf('-stream_loop'), a.indexOf('-i') + 2), ['-stream_loop', '-1', '-re', '-i', '/v.mp4']);
+  assert.deepEqual(a.slice(a.indexOf('-stream_loop'), a.indexOf('-i') + 2), ['-stream_loop', '-1', '-re', '-threads', '1', '-i', '/v.mp4']);
   assert.equal(a[a.indexOf('-vf') + 1], 'fps=5,scale=320:-2:flags=area,format=gray');
   assert.equal(a[a.indexOf('-c:v') + 1], 'copy');
   assert.equal(a[a.indexOf('-segment_start_number') + 1], '7');
@@ -45,7 +47,7 @@ test('the ffmpeg command thins before scaling, copies H.264 and encodes the rest
 
   const v4l2 = buildCameraCommands(cameraConfig({ source: 'v4l2', input: '/dev/video0', inputFormat: 'mjpeg', width: 640, height: 480, fps: 30 }), { ringDir: ring, encode: true, startNumber: 0 }).main.args;
   assert.deepEqual(v4l2.slice(v4l2.indexOf('-input_format'), v4l2.indexOf('-i') + 2),
-    ['-input_format', 'mjpeg', '-video_size', '640x480', '-framerate', '30', '-i', '/dev/video0']);
+    ['-input_format', 'mjpeg', '-video_size', '640x480', '-framerate', '30', '-threads', '1', '-i', '/dev/video0']);
 
   const scene = buildCameraCommands(cameraConfig({ source: 'test' }), { ringDir: ring, encode: false, startNumber: 0 });
   assert.ok(scene.feeder?.args.includes('libx264'));
@@ -204,7 +206,7 @@ describe('camera-in in Node-RED', () => {
       assert.match((helper.getNode('cam') as Cfg).shared.camera.status.text, /encoding H\.264/);
 
       await mjpeg.stop();
-      await waitFor(() => statuses.some((s) => /^reconnecting in \d+s/.test(s)), 15_000, 'reconnecting status');
+      await waitFor(() => statuses.some((s) => /^camera away since \d\d:\d\d: /.test(s)), 15_000, 'reconnecting status');
       await new Promise((r) => setTimeout(r, 4000)); // let the back-off grow
       await mjpeg.start();
       const back = Date.now();
@@ -214,6 +216,133 @@ describe('camera-in in Node-RED', () => {
       await helper.unload();
     } finally {
       await mjpeg.stop();
+    }
+  });
+
+  test('a camera setting out of its range is refused with a status and a log line that name it', async () => {
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ width: 0, height: 0 }, /^bad setting: width: 0 means the camera's default/],
+      [{ width: 'abc', height: '-5' }, /^bad setting: width: expected a number .*got "abc"/],
+      [{ fps: -1 }, /^bad setting: fps: -1 is out of range 1\.\.120/],
+      [{ fps: 0.001 }, /^bad setting: fps: 0\.001 is out of range 1\.\.120/],
+      [{ width: 99999, height: 99999 }, /^bad setting: width: 99999 is out of range 16\.\.7680/],
+      [{ detectFps: '0' }, /^bad setting: detectFps: 0 is out of range 0\.1\.\.60/],
+      [{ keepSeconds: 1 }, /^bad setting: keepSeconds: 1 is out of range 2\.\.3600/],
+    ];
+    const flow = bad.flatMap(([settings], i) => [
+      { id: `c${i}`, type: 'mantis-camera', name: `cam${i}`, source: 'test', ...settings },
+      { id: `i${i}`, type: 'camera-in', camera: `c${i}`, wires: [[], []] },
+    ]);
+    await helper.load(nodes(), flow);
+    const lines = () => helper.log().args.map((a) => a[0] as { level?: number; msg?: unknown; id?: string });
+    await waitFor(() => bad.every((_, i) => lines().some((l) => l.id === `c${i}` && String(l.msg).includes('bad setting'))), 10_000, 'a log line per camera');
+    bad.forEach(([settings, expected], i) => {
+      const camera = (helper.getNode(`c${i}`) as Cfg).shared.camera;
+      assert.equal(camera.status.state, 'error', `${JSON.stringify(settings)}: ${camera.status.text}`);
+      assert.match(camera.status.text, expected);
+      const msgs = lines().filter((l) => l.id === `c${i}`).map((l) => String(l.msg));
+      assert.equal(msgs.length, 1, `one line for ${JSON.stringify(settings)}: ${msgs.join(' | ')}`);
+      assert.match(msgs[0]!, new RegExp(`^camera cam${i}: ${expected.source.slice(1)}`));
+      assert.equal(camera.pids().length, 0, 'no ffmpeg for a camera that cannot work');
+    });
+    // The camera-in shows it in red. Its first status came during the deploy: read Node-RED's spy of it.
+    type Spy = { getCalls(): Array<{ thisValue: { id: string }; args: unknown[] }> };
+    const calls = (helper.getNode('i2').status as Spy).getCalls().filter((c) => c.thisValue.id === 'i2');
+    const last = calls.at(-1)?.args[0] as { fill?: string; shape?: string; text?: string };
+    assert.equal(last.fill, 'red');
+    assert.match(String(last.text), /^bad setting: fps: -1 is out of range/);
+  });
+
+  test('a failure that is retried is logged once, then its recovery, then a different failure', async () => {
+    const mjpeg = new MjpegCamera(await freePort());
+    mjpeg.refuse = 401;
+    await mjpeg.start();
+    const device = `/dev/mantis-test-video-${process.pid}`;
+    try {
+      const flow = [
+        { id: 'web', type: 'mantis-camera', name: 'porch', source: 'http', input: mjpeg.url },
+        { id: 'usb', type: 'mantis-camera', name: 'desk', source: 'v4l2', input: device },
+        { id: 'i1', type: 'camera-in', camera: 'web', wires: [[], []] },
+        { id: 'i2', type: 'camera-in', camera: 'usb', wires: [[], []] },
+      ];
+      await helper.load(nodes(), flow);
+      const lines = (id: string) => helper.log().args.map((a) => a[0] as { id?: string; msg?: unknown })
+        .filter((l) => l.id === id).map((l) => String(l.msg));
+      // The camera's own retries, counted by the camera server: 1, 2, 4 s apart, two requests each.
+      await waitFor(() => mjpeg.requests >= 8, 30_000, 'four attempts at the camera');
+      assert.deepEqual(lines('web').length, 1, lines('web').join('\n'));
+      assert.match(lines('web')[0]!, /^camera porch: .*401 Unauthorized/);
+      // The missing device was retried as long, and said so once.
+      assert.equal(lines('usb').length, 1, lines('usb').join('\n'));
+      assert.match(lines('usb')[0]!, /^camera desk: .*No such file or directory/);
+
+      mjpeg.refuse = null;
+      const camera = (helper.getNode('web') as Cfg).shared.camera;
+      await waitFor(() => camera.status.state === 'watching', 20_000, 'watching once the login is right');
+      await waitFor(() => lines('web').length === 2, 5000, 'the recovery logged');
+      assert.match(lines('web')[1]!, /^camera porch: watching 640x360 .*again after \d+ s away/);
+
+      await mjpeg.stop();
+      await waitFor(() => lines('web').length === 3, 20_000, 'the new failure logged');
+      assert.match(lines('web')[2]!, /^camera porch: camera away: /);
+      assert.match(camera.status.text, /^camera away since \d\d:\d\d: /);
+      assert.equal(lines('usb').length, 1, lines('usb').join('\n'));
+      await helper.unload();
+    } finally {
+      await mjpeg.stop();
+    }
+  });
+
+  test('an RTSP camera that goes away or freezes is watched again, with no ffmpeg per second while away', async () => {
+    const rtsp = new RtspCamera(await freePort());
+    await rtsp.start();
+    // Every ffmpeg the camera starts goes through this wrapper, which counts it on disk.
+    const dir = tempDir('ffmpeg-count');
+    const count = join(dir, 'spawns');
+    const wrapper = join(dir, 'ffmpeg');
+    writeFileSync(wrapper, `#!/bin/sh\necho x >> '${count}'\nexec ffmpeg "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const spawns = () => { try { return readFileSync(count, 'utf8').length / 2; } catch { return 0; } };
+    try {
+      const flow = [
+        { id: 'cam', type: 'mantis-camera', name: 'drive', source: 'rtsp', input: rtsp.url, ffmpegPath: wrapper },
+        { id: 'in', type: 'camera-in', camera: 'cam', wires: [['frames'], []] },
+        { id: 'frames', type: 'helper' },
+      ];
+      await helper.load(nodes(), flow);
+      const camera = (helper.getNode('cam') as Cfg).shared.camera;
+      let lastFrame = 0;
+      helper.getNode('frames').on('input', () => { lastFrame = Date.now(); });
+      await waitFor(() => lastFrame > 0, 20_000, 'frames from the RTSP camera');
+      assert.match(camera.status.text, /^watching 1280x720$/);
+
+      await rtsp.stop();
+      await waitFor(() => camera.status.state === 'reconnecting', 15_000, 'the camera away');
+      const before = spawns();
+      const awayFrom = Date.now();
+      await sleep(6000); // the camera stays off this long
+      const awaySpawns = spawns() - before;
+      assert.equal(awaySpawns, 0, `${awaySpawns} ffmpeg started in ${Date.now() - awayFrom} ms while nothing answered`);
+      await rtsp.start();
+      const back = Date.now();
+      await waitFor(() => lastFrame > back, 20_000, 'frames again after the camera came back');
+      console.log(`# RTSP: frames again ${lastFrame - back} ms after the camera came back`);
+
+      rtsp.freeze();
+      await waitFor(() => camera.status.state === 'reconnecting', 30_000, 'the frozen camera away');
+      const frozenFrom = Date.now(), frozenSpawns = spawns();
+      await sleep(12_000); // frozen this long
+      const n = spawns() - frozenSpawns;
+      // An attempt waits on the frozen camera for the stall timeout (10 s) before the next one starts.
+      assert.ok(n <= 2, `${n} ffmpeg started in ${Date.now() - frozenFrom} ms while the camera was frozen`);
+      rtsp.thaw();
+      const thawed = Date.now();
+      await waitFor(() => lastFrame > thawed && camera.status.state === 'watching', 30_000, 'frames again after the freeze');
+      console.log(`# RTSP: frames again ${lastFrame - thawed} ms after the freeze ended; ${spawns()} ffmpeg in all`);
+      await helper.unload();
+    } finally {
+      await rtsp.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,5 @@
 // Detector settings: defaults, and validation that names the bad field.
-import { ConfigError } from './errors';
+import { ConfigError, numberSetting, type Range } from '../common/settings';
 import { parsePolygons, parseZones, type Polygon, type Zone } from './polygon';
 
 export interface MotionConfig {
@@ -60,7 +60,7 @@ export const DEFAULT_CONFIG: Readonly<MotionConfig> = Object.freeze({
 export { ConfigError };
 
 type NumberKey = Exclude<keyof MotionConfig, 'zones' | 'masks'>;
-const RANGES: Record<NumberKey, { min: number; max: number; integer?: boolean; what: string }> = {
+const RANGES: Record<NumberKey, Range> = {
   downscale: { min: 1, max: 8, integer: true, what: 'shrink factor before detection' },
   blur: { min: 1, max: 15, integer: true, what: 'blur box width in pixels: 1 (none), 2 or odd' },
   learningRate: { min: 0.0001, max: 1, what: 'learning rate (fraction per frame)' },
@@ -94,14 +94,7 @@ export function validateConfig(input: unknown = {}): MotionConfig {
     } else if (key === 'masks') {
       out.masks = parsePolygons(value, 'masks');
     } else if (key in RANGES) {
-      const r = RANGES[key as NumberKey];
-      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isFinite(n)) {
-        throw new ConfigError(`${key}: expected a number (${r.what}), got ${JSON.stringify(value)}`);
-      }
-      if (n < r.min || n > r.max) throw new ConfigError(`${key}: ${n} is out of range ${r.min}..${r.max} (${r.what})`);
-      if (r.integer && !Number.isInteger(n)) throw new ConfigError(`${key}: ${n} must be a whole number (${r.what})`);
-      out[key as NumberKey] = n;
+      out[key as NumberKey] = numberSetting(key, value, RANGES[key as NumberKey]);
     } else {
       throw new ConfigError(`unknown motion setting "${key}" (known: ${[...Object.keys(RANGES), 'zones', 'masks'].join(', ')})`);
     }

@@ -1,4 +1,2 @@
-/** A motion setting is wrong; the message names the field and what is allowed. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// The one ConfigError of every node's settings (lib/common/settings.ts).
+export { ConfigError } from '../common/settings';

@@ -1,102 +1,6 @@
-// Camera configuration and the ffmpeg command lines built from it.
-// Pure functions: no processes, no files (except an existence check in
-// validateCameraConfig), so every source type is unit-testable.
-
-export type SourceType = 'v4l2' | 'rtsp' | 'http' | 'rpicam' | 'file' | 'test';
-
-/** copy: keep the camera's H.264; encode: libx264 baseline once; auto: copy when the source is H.264. */
-export type CodecMode = 'auto' | 'copy' | 'encode';
-
-export interface CameraConfig {
-  /** Shown in statuses and used as msg.topic of detection frames. */
-  name: string;
-  source: SourceType;
-  /** v4l2: device path; rtsp/http: URL; file: path; ignored for rpicam and test. */
-  input: string;
-  /** Capture size and rate (v4l2, rpicam, test). 0 = camera default. */
-  width: number;
-  height: number;
-  fps: number;
-  /** v4l2 input format, e.g. mjpeg, yuyv422, h264 ('' = driver default). */
-  inputFormat: string;
-  /** Detection frames: width in pixels (height keeps the aspect ratio) and rate. */
-  detectWidth: number;
-  detectFps: number;
-  codec: CodecMode;
-  /** Target length of a ring segment; segments start on keyframes, so a long GOP makes them longer. */
-  segmentSeconds: number;
-  /** How much recorded video the ring keeps (must cover the longest pre-roll). */
-  keepSeconds: number;
-  ffmpegPath: string;
-  ffprobePath: string;
-  rpicamPath: string;
-  /** No frame for this long: the ffmpeg is considered hung and restarted. */
-  stallTimeoutMs: number;
-  /** Reconnect back-off: 1 s, 2 s, 4 s, ... up to this. */
-  maxBackoffMs: number;
-  /** Where ring segments live ('' = /dev/shm when writable, else the temp dir). */
-  ringDir: string;
-}
-
-export const DEFAULT_CAMERA: CameraConfig = {
-  name: 'camera',
-  source: 'test',
-  input: '',
-  width: 1280,
-  height: 720,
-  fps: 15,
-  inputFormat: '',
-  detectWidth: 320,
-  detectFps: 5,
-  codec: 'auto',
-  segmentSeconds: 1,
-  keepSeconds: 20,
-  ffmpegPath: 'ffmpeg',
-  ffprobePath: 'ffprobe',
-  rpicamPath: 'rpicam-vid',
-  stallTimeoutMs: 10_000,
-  maxBackoffMs: 8_000,
-  ringDir: '',
-};
-
-export function cameraConfig(partial: Partial<CameraConfig>): CameraConfig {
-  const c = { ...DEFAULT_CAMERA };
-  for (const [k, v] of Object.entries(partial)) {
-    if (v !== undefined && v !== null && !(typeof v === 'number' && Number.isNaN(v))) {
-      (c as unknown as Record<string, unknown>)[k] = v;
-    }
-  }
-  return c;
-}
-
-/** Returns a message for a configuration that can never work, or null. */
-export function validateCameraConfig(c: CameraConfig, exists: (p: string) => boolean): string | null {
-  switch (c.source) {
-    case 'rtsp':
-      if (!/^rtsps?:\/\/[^/\s]+/i.test(c.input)) return `not an rtsp:// or rtsps:// URL: "${c.input}"`;
-      break;
-    case 'http':
-      if (!/^https?:\/\/[^/\s]+/i.test(c.input)) return `not an http:// or https:// URL: "${c.input}"`;
-      break;
-    case 'file':
-      if (!c.input) return 'no file given';
-      if (!exists(c.input)) return `file not found: ${c.input}`;
-      break;
-    case 'v4l2':
-      if (!/^\/dev\/\S+$/.test(c.input)) return `not a device path: "${c.input}" (expected /dev/videoN)`;
-      break;
-    case 'rpicam':
-    case 'test':
-      break;
-    default:
-      return `unknown source type "${String(c.source)}"`;
-  }
-  if (!(c.detectWidth >= 16 && c.detectWidth <= 4096)) return `detection width ${c.detectWidth} out of range 16..4096`;
-  if (!(c.detectFps > 0 && c.detectFps <= 60)) return `detection rate ${c.detectFps} out of range (0, 60]`;
-  if (!(c.segmentSeconds >= 0.5 && c.segmentSeconds <= 10)) return `segment length ${c.segmentSeconds} s out of range 0.5..10`;
-  return null;
-}
-
+// The ffmpeg command lines of a camera, built from its (checked) settings.
+// Pure functions: no processes, no files, so every source type is unit-testable.
+import type { CameraConfig } from './camera-settings';
 /** Whether the main ffmpeg receives H.264 it can copy without knowing more (null: must look at the stream). */
 export function sourceIsH264(c: CameraConfig): boolean | null {
   switch (c.source) {
@@ -142,6 +46,17 @@ export function testSceneGraph(w: number, h: number, fps: number): string {
 // which would arrive later as a burst.
 const PIPE_PROBE = ['-probesize', '32', '-analyzeduration', '0'];
 
+// A camera's RTSP answer (SDP) carries the H.264 parameters, an MJPEG frame its own size: reading
+// seconds of stream first (and 20 frames to guess a frame rate) only delays the first picture by
+// 1-3 s after every reconnect, and keeps those packets in memory.
+const NETWORK_PROBE = ['-probesize', '32', '-analyzeduration', '0', '-fpsprobesize', '0'];
+
+// One decoder thread and one filter thread: ffmpeg's default of a thread per core plus one each
+// holding its own frames cost ~10 MB per camera (720p) for a decode that one core does at a
+// fraction of its time (the detection frames are thinned to a few per second before the scaler).
+const LEAN_THREADS_GLOBAL = ['-filter_threads', '1', '-filter_complex_threads', '1'];
+const LEAN_THREADS_INPUT = ['-threads', '1'];
+
 function keyframeEvery(segmentSeconds: number): string {
   return `expr:gte(t,n_forced*${segmentSeconds})`;
 }
@@ -160,6 +75,8 @@ export function buildCameraCommands(
   const size = c.width > 0 && c.height > 0 ? `${c.width}x${c.height}` : '';
   const fps = c.fps > 0 ? c.fps : 0;
   const input: string[] = [];
+  // rpicam and the test scene pipe their stream into ffmpeg's stdin.
+  const url = c.source === 'rpicam' || c.source === 'test' ? 'pipe:0' : c.input;
   let feeder: Command | undefined;
   switch (c.source) {
     case 'v4l2':
@@ -167,18 +84,18 @@ export function buildCameraCommands(
       if (c.inputFormat) input.push('-input_format', c.inputFormat);
       if (size) input.push('-video_size', size);
       if (fps) input.push('-framerate', String(fps));
-      input.push('-i', c.input);
       break;
     case 'rtsp':
-      // TCP: no lost UDP packets smearing the picture; timeout (µs) ends a dead connection.
-      input.push('-rtsp_transport', 'tcp', '-timeout', '5000000', '-i', c.input);
+      // TCP: no lost UDP packets smearing the picture; timeout (µs) ends a dead connection, no sooner
+      // than the stall watchdog would (an attempt that waits that long is retried at once, not backed off).
+      input.push('-rtsp_transport', 'tcp', '-timeout', String(c.stallTimeoutMs * 1000), ...NETWORK_PROBE);
       break;
     case 'http':
       // multipart JPEGs carry no timestamps: stamp them on arrival, or clips play at a guessed 25 fps.
-      input.push('-rw_timeout', '5000000', '-use_wallclock_as_timestamps', '1', '-i', c.input);
+      input.push('-rw_timeout', String(c.stallTimeoutMs * 1000), '-use_wallclock_as_timestamps', '1', ...NETWORK_PROBE);
       break;
     case 'file':
-      input.push('-stream_loop', '-1', '-re', '-i', c.input);
+      input.push('-stream_loop', '-1', '-re');
       break;
     case 'rpicam': {
       const args = ['-t', '0', '--codec', 'h264', '--inline', '-n'];
@@ -189,7 +106,7 @@ export function buildCameraCommands(
       feeder = { cmd: c.rpicamPath, args };
       // A raw H.264 elementary stream carries no timestamps: stamp frames on arrival, so that
       // segment times stay true even when the sensor delivers fewer frames than asked (low light).
-      input.push('-f', 'h264', '-framerate', String(fps || 30), '-use_wallclock_as_timestamps', '1', ...PIPE_PROBE, '-i', 'pipe:0');
+      input.push('-f', 'h264', '-framerate', String(fps || 30), '-use_wallclock_as_timestamps', '1', ...PIPE_PROBE);
       break;
     }
     case 'test': {
@@ -204,7 +121,7 @@ export function buildCameraCommands(
           '-flush_packets', '1', '-f', 'mpegts', 'pipe:1',
         ],
       };
-      input.push('-f', 'mpegts', ...PIPE_PROBE, '-i', 'pipe:0');
+      input.push('-f', 'mpegts', ...PIPE_PROBE);
       break;
     }
   }
@@ -216,8 +133,8 @@ export function buildCameraCommands(
     : ['-c:v', 'copy'];
   const args = [
     // -y: the detection frames may go to a FIFO that exists already.
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...(opts.framesTo ? ['-y'] : []),
-    ...input,
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...(opts.framesTo ? ['-y'] : []), ...LEAN_THREADS_GLOBAL,
+    ...input, ...LEAN_THREADS_INPUT, '-i', url,
     '-map', '0:v:0', '-vf', detect, '-f', 'rawvideo', '-pix_fmt', 'gray', opts.framesTo ?? 'pipe:1',
     '-map', '0:v:0', '-an', ...record,
     // Timestamps run on across segments, so that clips join them byte-wise (MPEG-TS concatenates).

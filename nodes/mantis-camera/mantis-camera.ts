@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { Camera } from '../../lib/video/camera';
+import { Camera, type CameraLog } from '../../lib/video/camera';
+import type { CameraSettings, CodecMode, SourceType } from '../../lib/video/camera-settings';
 import { SharedCamera } from '../../lib/video/shared-camera';
-import { withCredentials, type CameraConfig, type CodecMode, type SourceType } from '../../lib/video/source';
+import { withCredentials } from '../../lib/video/source';
 
 interface MantisCameraDef extends NodeDef {
   source: SourceType;
@@ -25,12 +26,6 @@ interface MantisCameraNode extends Node<Credentials> {
   shared: SharedCamera;
 }
 
-function num(v: string | number | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 export = function (RED: NodeAPI) {
   function MantisCamera(this: MantisCameraNode, def: MantisCameraDef) {
     RED.nodes.createNode(this, def);
@@ -38,25 +33,30 @@ export = function (RED: NodeAPI) {
     const input = source === 'rtsp' || source === 'http'
       ? withCredentials((def.input ?? '').trim(), this.credentials?.user, this.credentials?.password)
       : (def.input ?? '').trim();
-    const config: Partial<CameraConfig> = {
+    // As typed: the camera checks every field (lib/video/camera-settings.ts) and refuses a bad one.
+    const settings: CameraSettings = {
       name: def.name || source,
       source,
       input,
-      width: num(def.width),
-      height: num(def.height),
-      fps: num(def.fps),
-      inputFormat: def.inputFormat || '',
-      detectWidth: num(def.detectWidth),
-      detectFps: num(def.detectFps),
-      codec: def.codec || 'auto',
-      segmentSeconds: num(def.segmentSeconds),
-      keepSeconds: num(def.keepSeconds),
-      ffmpegPath: def.ffmpegPath || undefined,
+      width: def.width,
+      height: def.height,
+      fps: def.fps,
+      inputFormat: def.inputFormat,
+      detectWidth: def.detectWidth,
+      detectFps: def.detectFps,
+      codec: def.codec,
+      segmentSeconds: def.segmentSeconds,
+      keepSeconds: def.keepSeconds,
+      ffmpegPath: def.ffmpegPath,
     };
-    const camera = new Camera(config);
+    const camera = new Camera(settings);
     this.shared = new SharedCamera(camera);
-    camera.on('status', (s: { state: string; text: string }) => {
-      if (s.state === 'error') this.warn(`camera ${camera.config.name}: ${s.text}`);
+    // Once per change of state (first failure, recovery, another error), not once per retry.
+    camera.on('log', (l: CameraLog) => {
+      const line = `camera ${camera.config.name}: ${l.text}`;
+      if (l.level === 'error') this.error(line);
+      else if (l.level === 'warn') this.warn(line);
+      else this.log(line);
     });
     this.on('close', (_removed: boolean, done: () => void) => {
       this.shared.close().then(done, done);

@@ -99,6 +99,10 @@ export function pidAlive(pid: number): boolean {
 export class MjpegCamera {
   private server: Server | null = null;
   private children = new Set<ChildProcess>();
+  /** HTTP requests served (or refused), over every start(). */
+  requests = 0;
+  /** An HTTP status to answer instead of video, e.g. 401 for a camera whose login is wrong. */
+  refuse: number | null = null;
   private sockets = new Set<Socket>();
 
   constructor(readonly port: number, private readonly size = '640x360', private readonly fps = 10) {}
@@ -118,6 +122,12 @@ export class MjpegCamera {
   }
 
   private serve(res: ServerResponse): void {
+    this.requests++;
+    if (this.refuse) {
+      res.writeHead(this.refuse, { 'WWW-Authenticate': 'Basic realm="camera"' });
+      res.end();
+      return;
+    }
     const ff = spawn('ffmpeg', [
       '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${this.size}:rate=${this.fps}`,
       '-c:v', 'mjpeg', '-q:v', '6', '-f', 'mpjpeg', '-boundary_tag', 'mantisframe', 'pipe:1',

@@ -1,0 +1,122 @@
+// Pictures and clips from a camera's ring of segments: each a short ffmpeg
+// job on segments already on disk (no re-encoding of the clips).
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { CameraConfig } from './camera-settings';
+import { run } from './ffmpeg';
+import type { SegmentRing } from './segments';
+
+export interface Snapshot {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  /** Wall-clock ms of the segment the picture comes from (its end). */
+  t: number;
+}
+
+export interface Clip {
+  path: string;
+  thumbnail: Buffer;
+  /** Seconds: the sum of the joined segments' media durations. */
+  duration: number;
+  width: number;
+  height: number;
+  size: number;
+  /** Wall-clock ms of the first and last recorded instant. */
+  start: number;
+  end: number;
+}
+
+// Ring segments start with a keyframe carrying SPS/PPS: no need to read ahead to learn the stream.
+const NO_PROBE = ['-probesize', '32', '-analyzeduration', '0'];
+
+export class RingMedia {
+  constructor(
+    private readonly ring: SegmentRing,
+    private readonly config: CameraConfig,
+    /** The source's full-resolution size, once known. */
+    private readonly size: () => { width: number; height: number },
+    /** The camera's status text, for error messages. */
+    private readonly why: () => string,
+    /** Gets each job's PID, so that a camera shutting down can kill jobs still running. */
+    private readonly track: (pid: number, done: boolean) => void,
+  ) {}
+
+  /** A full-resolution JPEG of the newest finished segment's last frame. */
+  async snapshot(): Promise<Snapshot> {
+    const ring = this.ring;
+    if (!ring.latest) await ring.waitUntilCovered(Date.now() - 60_000, this.config.segmentSeconds * 2000 + 5000);
+    const seg = ring.latest;
+    if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.why()})`);
+    const release = ring.hold(seg.start);
+    try {
+      // reverse keeps the decoded frames of one segment (about a second) and hands out the last first.
+      const { stdout } = await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', seg.path,
+        '-an', '-vf', 'reverse', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+      ], 15_000, this.track);
+      if (!stdout.length) throw new Error('ffmpeg produced no picture');
+      return { jpeg: stdout, width: this.size().width, height: this.size().height, t: seg.end };
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * A small JPEG (at most 640 px wide) of the keyframe opening the first segment
+   * that starts at or after `at` (wall-clock ms): the picture just after the
+   * motion began, and only one frame to decode. Waits for that segment.
+   */
+  async thumbnail(at: number): Promise<Buffer> {
+    const ring = this.ring;
+    const release = ring.hold(at - this.config.segmentSeconds * 1000);
+    try {
+      await ring.waitUntilCovered(at + 1, this.config.segmentSeconds * 3000 + 3000);
+      const segs = ring.list.filter((s) => s.end > at && existsSync(s.path));
+      const seg = segs.find((s) => s.start >= at) ?? segs.at(-1) ?? ring.latest;
+      if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.why()})`);
+      const { stdout } = await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', seg.path,
+        '-frames:v', '1', '-vf', "scale='min(640,iw)':-2", '-q:v', '4', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+      ], 15_000, this.track);
+      return stdout;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The video between from and to (wall-clock ms), joined from the ring's
+   * segments without re-encoding into a faststart MP4 at outPath. Segments
+   * start on keyframes, so the clip starts up to one segment before `from`
+   * (and ends up to one after `to`). Waits for the segment that reaches `to`
+   * to be finished. The thumbnail is made meanwhile, unless one is given
+   * (the recorder makes it early, while the motion goes on).
+   */
+  async clip(from: number, to: number, outPath: string, thumbnail?: number | Promise<Buffer>): Promise<Clip> {
+    const ring = this.ring;
+    const release = ring.hold(from);
+    try {
+      const thumb = typeof thumbnail === 'object' ? thumbnail : this.thumbnail(thumbnail ?? from);
+      thumb.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+      await ring.waitUntilCovered(to, this.config.segmentSeconds * 2000 + 3000);
+      const segs = ring.overlapping(from, to).filter((s) => existsSync(s.path));
+      if (!segs.length) throw new Error(`no video recorded between ${new Date(from).toISOString()} and ${new Date(to).toISOString()} (${this.why()})`);
+      mkdirSync(dirname(outPath), { recursive: true });
+      // MPEG-TS segments with running timestamps join byte-wise (concat protocol): one demuxer,
+      // one probe, instead of the concat demuxer probing every segment.
+      await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', `concat:${segs.map((s) => s.path).join('|')}`,
+        '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-y', outPath,
+      ], 60_000, this.track);
+      return {
+        path: outPath, thumbnail: await thumb,
+        duration: Number(segs.reduce((d, s) => d + s.duration, 0).toFixed(3)),
+        width: this.size().width, height: this.size().height, size: statSync(outPath).size,
+        start: segs[0].start, end: segs.at(-1)!.end,
+      };
+    } finally {
+      release();
+    }
+  }
+}
