@@ -30,8 +30,9 @@ function lastStatus(id: string): { texts: string[] } {
   return s;
 }
 
-/** Every MP4 in dir plays: ffprobe (the witness) reads a video stream with a duration from it. */
+/** Every MP4 in dir plays: ffprobe (the witness) reads a video stream with a duration from it; nothing is half written. */
 function assertAllPlay(dir: string): string[] {
+  assert.deepEqual(readdirSync(join(dir, '.mantis-partial')), [], 'a clip left half written');
   const mp4 = readdirSync(dir).filter((f) => f.endsWith('.mp4'));
   for (const f of mp4) {
     let p;
@@ -107,7 +108,8 @@ describe('a clips folder on a small disk', () => {
     assert.equal((err.error as { message: string }).message, words);
     assert.equal(err.roomId, '!r:test');
     assert.ok(status.texts.includes(words), `status: ${status.texts.join(' | ')}`);
-    assert.deepEqual(disk.files(), ['owner-backup.tar'], 'nothing left behind by the failed clip');
+    assert.deepEqual(disk.files(), ['.mantis-partial', 'owner-backup.tar'], 'nothing left behind by the failed clip');
+    assert.deepEqual(readdirSync(join(disk.dir, '.mantis-partial')), []);
   });
 
   test('clips fill the disk: the oldest are removed and the write retried, every command gets a clip that plays', async (t) => {
@@ -134,7 +136,8 @@ describe('a clips folder on a small disk', () => {
     assert.ok(!existsSync(paths[0]), 'the first clip was removed to make room');
     assert.ok(left.length >= 1 && left.length < 8, `clips left: ${left.join(', ')}`);
     assert.ok(disk.files().includes('owner-backup.tar'), 'the owner\'s data stays');
-    assert.deepEqual(disk.files().filter((f) => !f.endsWith('.mp4') && f !== 'owner-backup.tar'), [], 'no partial file');
+    assert.deepEqual(disk.files().filter((f) => !f.endsWith('.mp4')), ['.mantis-partial', 'owner-backup.tar']);
+    assert.deepEqual(readdirSync(join(disk.dir, '.mantis-partial')), [], 'no partial file');
     assert.ok(warnings.some((w) => /disk full .*removed the \d+ oldest clip/.test(w)), `warnings: ${warnings.join(' | ')}`);
     console.log(`# ${left.length} clips fit beside the owner's data; warnings: ${warnings.length}`);
   });
@@ -156,7 +159,7 @@ test('retention runs on a timer and touches only Mantis\'s own files', async () 
   const later = `hall-${new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '')}-command.mp4`;
   writeFileSync(join(dir, later), 'x');
   await waitFor(() => !existsSync(join(dir, later)), 30_000, 'the clip past the age limit removed by the timer');
-  assert.deepEqual(readdirSync(dir).sort(), ['holiday.mp4', 'photo.jpg']);
+  assert.deepEqual(readdirSync(dir).sort(), ['.mantis-partial', 'holiday.mp4', 'photo.jpg']);
 });
 
 test('fifty record commands at once: one clip, one ffmpeg at a time, every command answered; a command during a clip extends it', async () => {

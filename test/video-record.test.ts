@@ -1,6 +1,6 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import { Recorder, type ClipReady, type RecorderOptions } from '../lib/video/recorder';
@@ -31,9 +31,10 @@ test('retention deletes Mantis clips past the age limit, then the oldest past th
     ['photo.jpg', 5000, now - 30 * day],
     ['notes.txt', 5000, now - 30 * day],
     // A clip half written by a Node-RED that crashed an hour ago goes; one being written now stays.
-    [`.${clip(3600_000).replace(/\.mp4$/, '')}.part.mp4`, 50, now - 3600_000],
-    [`.${clip(1000).replace(/\.mp4$/, '')}.part.mp4`, 50, now - 1000],
+    [`.mantis-partial/${clip(3600_000)}`, 50, now - 3600_000],
+    [`.mantis-partial/${clip(1000)}`, 50, now - 1000],
   ];
+  mkdirSync(join(dir, '.mantis-partial'));
   for (const [name, size, mtime] of files) {
     writeFileSync(join(dir, name), Buffer.alloc(size));
     utimesSync(join(dir, name), mtime / 1000, mtime / 1000);
@@ -41,7 +42,8 @@ test('retention deletes Mantis clips past the age limit, then the oldest past th
   const names = files.map((f) => f[0]);
   const deleted = pruneClips(dir, { maxBytes: 1000, maxAgeMs: 7 * day }, [names[4]], now);
   assert.deepEqual(deleted.sort(), [names[0], names[1], names[2]].sort());
-  assert.deepEqual(readdirSync(dir).sort(), [names[3], names[4], 'holiday.mp4', 'notes.txt', 'photo.jpg', names[9]].sort());
+  assert.deepEqual(readdirSync(dir).sort(), [names[3], names[4], '.mantis-partial', 'holiday.mp4', 'notes.txt', 'photo.jpg'].sort());
+  assert.deepEqual(readdirSync(join(dir, '.mantis-partial')), [names[9].replace('.mantis-partial/', '')]);
   assert.deepEqual(pruneClips(join(dir, 'missing'), { maxBytes: 1, maxAgeMs: 1 }), []);
 });
 
@@ -64,7 +66,8 @@ async function withRecorder(
   try {
     await waitFor(() => camera.segments.length >= 2, 20_000, 'camera recording');
     await body(recorder, clips, (event, startedAt) => ({ event, t: Date.now(), startedAt, score: 0.1, boxes: [], zones: [] }));
-    assert.equal(readdirSync(join(dir, 'clips')).length, clips.length, 'a file for each clip, nothing else');
+    assert.deepEqual(readdirSync(join(dir, 'clips')).filter((f) => f.endsWith('.mp4')).length, clips.length, 'a file for each clip');
+    assert.deepEqual(readdirSync(join(dir, 'clips', '.mantis-partial')), [], 'nothing half written');
   } finally {
     recorder.stop();
     await camera.stop();

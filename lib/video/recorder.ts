@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MotionEvent } from '../motion/event';
 import type { CameraStatus, Clip } from './camera';
 import type { Segment } from './segments';
-import { clipName, partName, type ClipKind } from './clip-names';
+import { clipName, PARTIAL_DIR, type ClipKind } from './clip-names';
 import { cameraAway, cameraNotBack, describeFailure, diskFull, isDiskFull, type ClipFailure } from './clip-failure';
 import { freeBytes, makeRoom, pruneClips } from './retention';
 
@@ -94,9 +94,9 @@ const CLIP_SLACK = 256 * 1024;
  * began, `end` closes it post-roll later (a new `start` during the post-roll
  * continues the same clip); a clip reaching maxLength is cut there and the rest
  * of that motion is not recorded. A command during a clip extends it (up to the
- * command limit) and is answered with it. A clip is written under a temporary
- * name and renamed when complete; a write that fails for lack of space deletes
- * the oldest clips and is tried once more.
+ * command limit) and is answered with it. A clip is written in a hidden
+ * subfolder and moved into the folder when complete; a write that fails for
+ * lack of space deletes the oldest clips and is tried once more.
  * Events: 'recording' (clips in progress), 'waiting' (commands waiting for the
  * camera), 'clip' (ClipReady), 'error' (ClipFailed), 'warning' (string).
  */
@@ -129,7 +129,7 @@ export class Recorder<C = unknown> extends EventEmitter {
     this.running = true;
     this.away = AWAY_STATES.has(this.camera.status.state);
     this.camera.on('status', this.onStatus);
-    mkdirSync(this.options.folder, { recursive: true });
+    mkdirSync(join(this.options.folder, PARTIAL_DIR), { recursive: true });
     this.prune();
     const { pruneEveryMs, maxAgeMs } = this.options;
     const every = pruneEveryMs > 0 ? pruneEveryMs : maxAgeMs > 0 ? Math.min(Math.max(maxAgeMs / 20, 1000), 600_000) : 600_000;
@@ -275,15 +275,15 @@ export class Recorder<C = unknown> extends EventEmitter {
     ).catch((e: Error) => this.emit('warning', `record-clip: ${e.message}`));
   }
 
-  /** The clip under its temporary name, renamed when complete; one more try after making room on a full disk. */
+  /** The clip written in the partial folder, moved into the folder when complete; one more try after making room on a full disk. */
   private async write(t: Take<C>, to: number): Promise<Clip> {
     const { folder, prefix } = this.options;
     const name = clipName(prefix, t.began, t.kind);
-    const final = join(folder, name), part = join(folder, partName(name));
+    const final = join(folder, name), part = join(folder, PARTIAL_DIR, name);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          mkdirSync(folder, { recursive: true });
+          mkdirSync(dirname(part), { recursive: true });
           const clip = await this.camera.clip(t.from, to, part, t.thumbnail);
           renameSync(part, final);
           return { ...clip, path: final };

@@ -1,6 +1,6 @@
 import { readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isClipName, isPartName } from './clip-names';
+import { isClipName, PARTIAL_DIR } from './clip-names';
 
 export interface RetentionPolicy {
   /** Total size the folder's clips may take, bytes (0 = no limit). */
@@ -14,8 +14,9 @@ const STALE_PART_MS = 10 * 60_000;
 
 interface ClipFile { name: string; size: number; mtime: number }
 
-/** Mantis's clips in dir, oldest first; leftover partial files of a crashed run go on the way. */
+/** Mantis's clips in dir, oldest first; what a crashed run left half written goes on the way. */
 function listClips(dir: string, now: number): ClipFile[] {
+  removeStaleParts(join(dir, PARTIAL_DIR), now);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -23,20 +24,28 @@ function listClips(dir: string, now: number): ClipFile[] {
     return [];
   }
   return names.flatMap((name) => {
-    const clip = isClipName(name);
-    if (!clip && !isPartName(name)) return []; // not ours: the owner's own files stay
+    if (!isClipName(name)) return []; // not ours: the owner's own files stay
     try {
       const st = statSync(join(dir, name));
-      if (!st.isFile()) return [];
-      if (!clip) {
-        if (now - st.mtimeMs > STALE_PART_MS) remove(dir, name);
-        return [];
-      }
-      return [{ name, size: st.size, mtime: st.mtimeMs }];
+      return st.isFile() ? [{ name, size: st.size, mtime: st.mtimeMs }] : [];
     } catch {
       return []; // deleted meanwhile
     }
   }).sort((a, b) => a.mtime - b.mtime);
+}
+
+function removeStaleParts(partial: string, now: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(partial);
+  } catch {
+    return;
+  }
+  for (const name of names.filter(isClipName)) {
+    try {
+      if (now - statSync(join(partial, name)).mtimeMs > STALE_PART_MS) remove(partial, name);
+    } catch { /* deleted meanwhile */ }
+  }
 }
 
 function remove(dir: string, name: string): boolean {
