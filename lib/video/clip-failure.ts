@@ -20,7 +20,8 @@ export function diskFull(folder: string, free: number, clipsLeft: boolean): Clip
 }
 
 export function cameraAway(camera: string, status: CameraStatus): ClipFailure {
-  return new ClipFailure('camera-away', `camera ${camera} is away (${status.text}); no clip recorded`);
+  const why = status.text.replace(/^camera (?:is )?away /i, ''); // "camera away since 16:53: …" says "away" once
+  return new ClipFailure('camera-away', `camera ${camera} is away (${why}); no clip recorded`);
 }
 
 export function cameraNotBack(camera: string, waitedMs: number): ClipFailure {
