@@ -26,7 +26,6 @@ export interface XmppOutMsg {
   mimetype?: string;
   text?: unknown;
   thumbnail?: unknown;
-  filename?: unknown;
   to?: unknown;
 }
 
@@ -35,13 +34,9 @@ export function toOutItem(msg: XmppOutMsg): OutContent | string {
   if (typeof msg.payload === 'string') return { kind: 'text', text: msg.payload };
   if (Buffer.isBuffer(msg.payload) && typeof msg.mimetype === 'string') {
     const mt = msg.mimetype;
+    // Uploaded under a random name: a name would tell the upload server what and when.
     if (mt.startsWith('image/') || mt === 'video/mp4') {
-      const ext = mt === 'video/mp4' ? 'mp4' : mt === 'image/png' ? 'png' : 'jpg';
-      const filename = typeof msg.filename === 'string' && /^[\w.-]{1,80}$/.test(msg.filename) ? msg.filename : `mantis-${Date.now()}.${ext}`;
-      return {
-        kind: 'file', data: msg.payload, mimetype: mt, filename,
-        thumbnail: Buffer.isBuffer(msg.thumbnail) ? msg.thumbnail : undefined,
-      };
+      return { kind: 'file', data: msg.payload, mimetype: mt, thumbnail: Buffer.isBuffer(msg.thumbnail) ? msg.thumbnail : undefined };
     }
   }
   if (typeof msg.text === 'string') return { kind: 'text', text: msg.text };

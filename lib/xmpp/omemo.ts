@@ -1,24 +1,15 @@
 // OMEMO 0.3 (eu.siacs.conversations.axolotl) on libsignal: key generation,
 // the bundle, encryption of a body for many devices and decryption. Knows
-// nothing of the XMPP stream; lib/xmpp/stanzas.ts turns these objects into XML.
+// nothing of the XMPP stream; lib/xmpp/sender.ts, pep.ts and inbox.ts turn these objects into XML.
 import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type * as SignalModule from '@privacyresearch/libsignal-protocol-typescript';
+import { signal } from './libsignal';
 import { OmemoStore, fromAB, toAB, fingerprint, type DeviceRecord, type TrustState } from './store';
 
 export const NS_OMEMO = 'eu.siacs.conversations.axolotl';
 export const NODE_DEVICELIST = `${NS_OMEMO}.devicelist`;
 export const nodeBundle = (id: number): string => `${NS_OMEMO}.bundles:${id}`;
 export const PREKEY_COUNT = 100;
-
-// libsignal (and its curve25519 in asm.js) costs ~14 MB of RSS as soon as it is required:
-// required on first use, so a flow without an XMPP account never pays for it.
-let signalModule: typeof SignalModule | undefined;
-function signal(): typeof SignalModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  signalModule ??= require('@privacyresearch/libsignal-protocol-typescript') as typeof SignalModule;
-  return signalModule;
-}
 
 export interface Bundle {
   signedPreKeyId: number;
@@ -68,16 +59,19 @@ export class Omemo extends EventEmitter {
     this.store = new OmemoStore(dir);
   }
 
-  async init(): Promise<void> {
+  /** Loads or creates the identity; once `stopped` aborts it rejects and writes nothing. */
+  async init(stopped?: AbortSignal): Promise<void> {
     const { KeyHelper } = signal();
     if (!this.store.load()) {
       const identity = await KeyHelper.generateIdentityKeyPair();
       const spk = await KeyHelper.generateSignedPreKey(identity, 1);
       const preKeys = [];
       for (let i = 1; i <= PREKEY_COUNT; i++) {
+        stopped?.throwIfAborted();
         const k = await KeyHelper.generatePreKey(i);
         preKeys.push({ id: k.keyId, pair: k.keyPair });
       }
+      stopped?.throwIfAborted();
       this.store.create({
         deviceId: randomInt(1, 2 ** 31 - 1),
         registrationId: KeyHelper.generateRegistrationId(),

@@ -22,6 +22,8 @@ export type XmlFactory = (name: string, attrs?: Record<string, string | number |
 export interface StreamManagement extends EventEmitter {
   enabled: boolean;
   id: string;
+  /** Inbound stanzas handled: the 'h' of our acknowledgements. */
+  inbound: number;
   outbound_q: { stanza: XElement }[];
   timeout: number;
   requestAckInterval: number;
@@ -36,7 +38,7 @@ export interface XmppClient extends EventEmitter {
   send(el: XElement): Promise<void>;
   disconnect(): Promise<void>;
   iqCaller: { request(el: XElement, timeout?: number): Promise<XElement> };
-  iqCallee: { get(ns: string, name: string, handler: (ctx: { stanza: XElement }) => XElement | Record<string, never> | Promise<XElement>): void };
+  iqCallee: Record<'get' | 'set', (ns: string, name: string, handler: (ctx: { stanza: XElement }) => XElement | Record<string, never> | Promise<XElement>) => void>;
   reconnect: { stop(): void };
   streamManagement: StreamManagement;
 }

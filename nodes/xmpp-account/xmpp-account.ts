@@ -91,7 +91,7 @@ export = function (RED: NodeAPI): void {
     account.on('queue', publish);
     account.on('warn', (w: string) => node.warn(w));
     account.on('dropped', (to: string, why: string) => node.error(`not sent to ${to}: ${why}`));
-    account.on('refused', (r: RefusedEvent) => node.warn(`refused message from ${r.from}${r.device ? ` (device ${r.device})` : ''}: ${r.reason}`));
+    account.on('refused', (r: RefusedEvent) => node.warn(`${r.reason}${r.device ? ` (device ${r.device})` : ''}`));
     account.on('command', (c: CommandEvent) => { for (const l of listeners) l.command?.(c); });
     account.start().then(publish, (e: Error) => {
       error = e.message;
