@@ -225,6 +225,10 @@ class Peer(ClientXMPP):
             if req.get("plain"):
                 msg.send()
             else:
+                # With a mutual presence subscription slixmpp-omemo waits for PEP pushes of the
+                # device list, which Prosody sends only to clients whose caps it knows (this peer
+                # sends none): fetch the list as a client without cached devices does.
+                await xep_0384.refresh_device_lists({JID(to.bare)}, force_download=True)
                 encrypted, errors = await xep_0384.encrypt_message(msg, to)
                 if errors:
                     out({"type": "warning", "errors": [repr(e) for e in errors]})
