@@ -9,10 +9,15 @@ stdout: one JSON object per line:
   {"type": "error", "error"}
   {"type": "result", "id", ...}  (answers to stdin requests)
 stdin: one JSON object per line:
-  {"cmd": "send", "to", "body", "plain": false}
+  {"cmd": "send", "to", "body", "plain": false, "stamp": optional XEP-0203 delay stamp}
   {"cmd": "bundle", "id", "jid", "device"} -> result with the prekey ids of that bundle
   {"cmd": "devices", "id", "jid"} -> result with the device ids of jid (oldmemo list)
+  {"cmd": "roster", "id"} -> result with {jid: subscription} of this account's roster
+  {"cmd": "subscribe", "id", "to"} -> asks `to` for a presence subscription
   {"cmd": "quit"}
+  {"type": "presence", "from", "ptype"}  (subscription answers: subscribed / unsubscribed)
+--pep-access presence: the OMEMO nodes get Prosody's default access model, as Profanity
+publishes them: only contacts subscribed to this account's presence may read them.
 """
 import argparse
 import asyncio
@@ -22,6 +27,7 @@ import os
 import re
 import sys
 import urllib.request
+import xml.etree.ElementTree as ET
 from typing import Any, Dict, FrozenSet, Optional
 
 from omemo.storage import Just, Maybe, Nothing, Storage
@@ -97,10 +103,13 @@ register_plugin(PeerOMEMO)
 
 
 class Peer(ClientXMPP):
-    def __init__(self, jid: str, password: str, http: bool) -> None:
+    def __init__(self, jid: str, password: str, http: bool, pep_access: str) -> None:
         # loopback test server without TLS: allow SCRAM in the clear
         super().__init__(jid, password, plugin_config={"feature_mechanisms": {"unencrypted_scram": True}})
         self.http = http
+        self.pep_access = pep_access
+        self.add_event_handler("presence_subscribed", lambda p: out({"type": "presence", "from": p["from"].bare, "ptype": "subscribed"}))
+        self.add_event_handler("presence_unsubscribed", lambda p: out({"type": "presence", "from": p["from"].bare, "ptype": "unsubscribed"}))
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("omemo_initialized", self.on_omemo_ready)
@@ -148,6 +157,12 @@ class Peer(ClientXMPP):
         own = await sm.get_own_device_information()
         fp = await sm.get_own_fingerprints() if hasattr(sm, "get_own_fingerprints") else None
         ident = own[0].identity_key.hex()
+        if self.pep_access != "open":
+            for node in (f"{OLD_NS}.devicelist", f"{OLD_NS}.bundles:{own[0].device_id}"):
+                form = self.plugin["xep_0004"].make_form("submit")
+                form.add_field(var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/pubsub#node_config")
+                form.add_field(var="pubsub#access_model", value=self.pep_access)
+                await self.plugin["xep_0060"].set_node_config(JID(self.boundjid.bare), node, form)
         out({"type": "ready", "jid": self.boundjid.bare, "device_id": own[0].device_id, "identity_key": ident,
              "fingerprints": list(fp) if fp else None})
         if not self.stdin_started:
@@ -222,6 +237,9 @@ class Peer(ClientXMPP):
             to = JID(req["to"])
             msg = self.make_message(mto=to, mtype="chat")
             msg["body"] = req["body"]
+            if req.get("stamp"):
+                # XEP-0203: sent earlier, delivered now (what offline storage and replays carry)
+                msg.xml.append(ET.fromstring(f'<delay xmlns="urn:xmpp:delay" stamp="{req["stamp"]}"/>'))
             if req.get("plain"):
                 msg.send()
             else:
@@ -246,6 +264,13 @@ class Peer(ClientXMPP):
             iq = await self.plugin["xep_0060"].get_items(JID(req["jid"]), f"{OLD_NS}.devicelist", max_items=1)
             ids = [int(e.get("id")) for e in iq.xml.iter("{%s}device" % OLD_NS)]
             out({"type": "result", "id": req.get("id"), "devices": ids})
+        elif cmd == "roster":
+            await self.get_roster()
+            items = {str(j): self.client_roster[j]["subscription"] for j in self.client_roster}
+            out({"type": "result", "id": req.get("id"), "roster": items})
+        elif cmd == "subscribe":
+            self.send_presence_subscription(pto=req["to"])
+            out({"type": "result", "id": req.get("id"), "ok": True})
         elif cmd == "quit":
             self.quitting = True
             self.disconnect()
@@ -261,8 +286,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=5222)
     ap.add_argument("--store", required=True)
     ap.add_argument("--http", action="store_true", help="fetch aesgcm:// links over http (test server without TLS)")
+    ap.add_argument("--pep-access", default="open", help="access model of the OMEMO nodes (presence: as Profanity)")
     a = ap.parse_args()
-    peer = Peer(a.jid, a.password, a.http)
+    peer = Peer(a.jid, a.password, a.http, a.pep_access)
     peer.enable_plaintext = True  # loopback test server without TLS
     peer.enable_starttls = False
     peer.enable_direct_tls = False

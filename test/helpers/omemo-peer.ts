@@ -6,7 +6,7 @@ import { repoRoot, venvBin } from './paths';
 import { waitFor } from './processes';
 
 export interface PeerEvent {
-  type: 'ready' | 'message' | 'media' | 'error' | 'result' | 'warning' | 'disconnected' | 'carbon';
+  type: 'ready' | 'message' | 'media' | 'error' | 'result' | 'warning' | 'disconnected' | 'carbon' | 'presence';
   [k: string]: unknown;
 }
 
@@ -17,13 +17,14 @@ export class OmemoPeer {
   deviceId = 0;
   private nextId = 1;
 
-  constructor(readonly opts: { jid: string; password: string; port: number; store: string }) {}
+  /** pepAccess 'presence': OMEMO nodes readable only by presence subscribers (as Profanity publishes them). */
+  constructor(readonly opts: { jid: string; password: string; port: number; store: string; pepAccess?: 'open' | 'presence' }) {}
 
   async start(timeoutMs = 30_000): Promise<void> {
     this.child = spawn(venvBin('omemo', 'python'), [
       join(repoRoot, 'test', 'helpers', 'omemo-peer.py'),
       '--jid', this.opts.jid, '--password', this.opts.password, '--port', String(this.opts.port),
-      '--store', this.opts.store, '--http',
+      '--store', this.opts.store, '--http', '--pep-access', this.opts.pepAccess ?? 'open',
     ], { stdio: ['pipe', 'pipe', 'pipe'] });
     let buf = '';
     this.child.stdout!.on('data', (b: Buffer) => {
@@ -58,8 +59,9 @@ export class OmemoPeer {
     return this.waitFor((e) => e.type === 'result' && e.id === id, timeoutMs, `result of ${String(obj.cmd)}`);
   }
 
-  send(to: string, body: string, plain = false): Promise<PeerEvent> {
-    return this.request({ cmd: 'send', to, body, plain });
+  /** stamp: a XEP-0203 delay stamp, as offline storage or a replay would add. */
+  send(to: string, body: string, plain = false, stamp?: Date): Promise<PeerEvent> {
+    return this.request({ cmd: 'send', to, body, plain, stamp: stamp?.toISOString() });
   }
 
   async stop(): Promise<void> {
