@@ -67,6 +67,9 @@ export class Omemo extends EventEmitter {
       const spk = await KeyHelper.generateSignedPreKey(identity, 1);
       const preKeys = [];
       for (let i = 1; i <= PREKEY_COUNT; i++) {
+        // Key generation resolves in microtasks only: without a turn of the event loop now and
+        // then, ~2 s of it would stall all of Node-RED (HTTP, MQTT keep-alives, a redeploy).
+        if (i % 5 === 0) await new Promise((r) => setImmediate(r));
         stopped?.throwIfAborted();
         const k = await KeyHelper.generatePreKey(i);
         preKeys.push({ id: k.keyId, pair: k.keyPair });
