@@ -6,13 +6,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { coreNode, helper, mantisNode } from './helpers/node-red';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
-import { OmemoPeer, type PeerEvent } from './helpers/omemo-peer';
+import { OmemoPeer } from './helpers/omemo-peer';
+import { BOT, fromBot, statusLog } from './helpers/xmpp-nodes';
 import { tempDir } from './helpers/paths';
 import { sleep, waitFor } from './helpers/processes';
 import type { XmppAccountNode } from '../lib/xmpp/node-types';
 import type { RefusedEvent } from '../lib/xmpp/account';
 
-const BOT = `bot@${PROSODY_DOMAIN}`;
 const ALICE = `alice@${PROSODY_DOMAIN}`; // admin
 const BOB = `bob@${PROSODY_DOMAIN}`; // allowed
 
@@ -48,18 +48,7 @@ async function loadFlow(): Promise<void> {
 
 function send(msg: Record<string, unknown>): void { helper.getNode('out').receive(msg); }
 
-/** Records the status texts a node shows from now on. */
-function statusLog(id: string): string[] {
-  const texts: string[] = [];
-  const n = helper.getNode(id) as unknown as { status(s: { text?: string }): void };
-  const orig = n.status.bind(n);
-  n.status = (s) => { texts.push(String(s.text ?? '')); orig(s); };
-  return texts;
-}
-
-function bodyFrom(peer: OmemoPeer, pred: (body: string) => boolean, since: number, what: string, ms = 15_000): Promise<PeerEvent> {
-  return peer.waitFor((e) => e.type === 'message' && e.from === BOT && e.encrypted === true && pred(String(e.body)), ms, what, since);
-}
+const bodyFrom = fromBot;
 
 interface Req { get(u: string): Req; post(u: string): Req; send(b: unknown): Req; expect(n: number): Promise<{ body: unknown }> }
 const request = (): Req => (helper as unknown as { request(): Req }).request();

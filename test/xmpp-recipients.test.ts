@@ -10,12 +10,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { helper, mantisNode } from './helpers/node-red';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
-import { OmemoPeer, type PeerEvent } from './helpers/omemo-peer';
+import { OmemoPeer } from './helpers/omemo-peer';
+import { BOT, fromBot, record, statusLog } from './helpers/xmpp-nodes';
 import { tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
 import type { XmppAccountNode } from '../lib/xmpp/node-types';
 
-const BOT = `bot@${PROSODY_DOMAIN}`;
 const ALICE = `alice@${PROSODY_DOMAIN}`; // admin, open OMEMO nodes
 const CAROL = `carol@${PROSODY_DOMAIN}`; // allowed, OMEMO nodes for presence subscribers only
 const DAVE = `dave@${PROSODY_DOMAIN}`; // not listed, OMEMO nodes for presence subscribers only
@@ -37,25 +37,12 @@ async function loadFlow(): Promise<void> {
     { id: 'out', z: 'tab', type: 'xmpp-omemo-out', account: 'acc', to: ALICE, wires: [] },
   ], { acc: { password: 'botpw' } });
   // What the owner reads in the Node-RED log.
-  const acc = helper.getNode('acc') as unknown as { error(...a: unknown[]): void };
-  const orig = acc.error.bind(acc);
-  acc.error = (...a: unknown[]) => { errors.push(String(a[0])); orig(...a); };
+  record('acc', 'error', (e) => errors.push(String(e)));
   await waitFor(() => account().account?.isOnline, 20_000, 'bot online');
 }
 
 function send(msg: Record<string, unknown>): void { helper.getNode('out').receive(msg); }
 
-function statusLog(id: string): string[] {
-  const texts: string[] = [];
-  const n = helper.getNode(id) as unknown as { status(s: { text?: string }): void };
-  const orig = n.status.bind(n);
-  n.status = (s) => { texts.push(String(s.text ?? '')); orig(s); };
-  return texts;
-}
-
-function fromBot(peer: OmemoPeer, pred: (body: string) => boolean, since: number, what: string, ms = 20_000): Promise<PeerEvent> {
-  return peer.waitFor((e) => e.type === 'message' && e.from === BOT && e.encrypted === true && pred(String(e.body)), ms, what, since);
-}
 
 async function subscription(peer: OmemoPeer, jid: string): Promise<string> {
   const r = await peer.request({ cmd: 'roster' });

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { helper, mantisNode } from './helpers/node-red';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
 import { OmemoPeer, type PeerEvent } from './helpers/omemo-peer';
+import { BOT, fromBot as fromBotAt, record } from './helpers/xmpp-nodes';
 import { tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
 import type { XmppAccountNode } from '../lib/xmpp/node-types';
 
-const BOT = `bot@${PROSODY_DOMAIN}`;
 const ALICE = `alice@${PROSODY_DOMAIN}`;
 
 const prosody = new Prosody({ upload: false });
@@ -31,9 +31,7 @@ async function loadFlow(): Promise<void> {
     { id: 'tab', type: 'tab' },
     { id: 'out', z: 'tab', type: 'xmpp-omemo-out', account: 'acc', to: ALICE, wires: [] },
   ], { acc: { password: 'botpw' } });
-  const acc = helper.getNode('acc') as unknown as { warn(...a: unknown[]): void };
-  const orig = acc.warn.bind(acc);
-  acc.warn = (...a: unknown[]) => { warnings.push(String(a[0])); orig(...a); };
+  record('acc', 'warn', (w) => warnings.push(String(w)));
   await waitFor(() => account().account?.isOnline, 20_000, 'bot online');
 }
 
@@ -43,9 +41,7 @@ function offlineStore(): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('bot')) : [];
 }
 
-function fromBot(pred: (body: string) => boolean, since: number, what: string): Promise<PeerEvent> {
-  return alice.waitFor((e) => e.type === 'message' && e.from === BOT && e.encrypted === true && pred(String(e.body)), 20_000, what, since);
-}
+const fromBot = (pred: (body: string) => boolean, since: number, what: string): Promise<PeerEvent> => fromBotAt(alice, pred, since, what);
 
 before(async () => {
   await prosody.start();

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { helper, mantisNode } from './helpers/node-red';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
 import { OmemoPeer } from './helpers/omemo-peer';
+import { BOT, record, statusLog } from './helpers/xmpp-nodes';
 import { tempDir } from './helpers/paths';
 import { sleep, waitFor } from './helpers/processes';
 import type { XmppAccountNode } from '../lib/xmpp/node-types';
 import type { RefusedEvent } from '../lib/xmpp/account';
 
-const BOT = `bot@${PROSODY_DOMAIN}`;
 const ALICE = `alice@${PROSODY_DOMAIN}`;
 
 const prosody = new Prosody({ upload: false });
@@ -25,13 +25,6 @@ const nodes = [mantisNode('xmpp-account'), mantisNode('xmpp-omemo-out'), mantisN
 
 function account(): XmppAccountNode { return helper.getNode('acc') as unknown as XmppAccountNode; }
 
-function statusLog(id: string): string[] {
-  const texts: string[] = [];
-  const n = helper.getNode(id) as unknown as { status(s: { text?: string }): void };
-  const orig = n.status.bind(n);
-  n.status = (s) => { texts.push(String(s.text ?? '')); orig(s); };
-  return texts;
-}
 
 before(async () => {
   await prosody.start();
@@ -119,11 +112,8 @@ test('bad configuration shows a status and does not crash Node-RED', async () =>
   const acc = helper.getNode('bad') as unknown as XmppAccountNode;
   assert.equal(acc.account, undefined);
   assert.match(acc.accountStatus().text, /JID/);
-  const errors: unknown[] = [];
-  const out2 = helper.getNode('out2') as unknown as { on(e: string, f: (m: unknown) => void): void; receive(m: unknown): void; error(...a: unknown[]): void };
-  const origError = out2.error.bind(out2);
-  out2.error = (...a: unknown[]) => { errors.push(a[0]); origError(...a); };
-  out2.receive({ payload: 'hello' });
+  const errors = record('out2', 'error', (e) => e);
+  helper.getNode('out2').receive({ payload: 'hello' });
   await waitFor(() => errors.length > 0, 5000, 'error from out2');
   assert.match(String(errors[0]), /not started/);
 });
