@@ -4,14 +4,23 @@
 import { join, resolve } from 'node:path';
 import { EmbeddedNodeRed } from '../lib/embedded/node-red';
 import { EmbeddedBroker } from '../lib/embedded/broker';
+import { editorLogin, isLoopback, mqttLogin } from '../lib/embedded/start-settings';
 
 const root = resolve(__dirname, '..', '..');
 const env = process.env;
 
 async function main(): Promise<void> {
+  // Everything written from here on (credentials, the key to them, clips) is for this user only.
+  process.umask(0o077);
   const host = env.MANTIS_HOST ?? '127.0.0.1';
   const port = Number(env.MANTIS_PORT ?? 1880);
   const userDir = resolve(env.MANTIS_USER_DIR ?? join(root, '.mantis-data'));
+  const login = editorLogin(env);
+  if (!login && !isLoopback(host)) {
+    throw new Error(`refusing to open the editor on ${host} without a login: anyone on the network could change the flow `
+      + 'or disarm the alarm. Set MANTIS_ADMIN_PASSWORD_HASH to a bcrypt hash (make one with: npx node-red admin hash-pw) '
+      + 'and MANTIS_ADMIN_USER (default admin), or leave MANTIS_HOST unset (127.0.0.1)');
+  }
 
   // Settings the default flow reads as ${VARIABLES}.
   env.MANTIS_CAMERA_SOURCE ??= 'test';
@@ -26,6 +35,7 @@ async function main(): Promise<void> {
     console.log(`Mantis: embedded MQTT broker on mqtt://127.0.0.1:${env.MANTIS_MQTT_PORT}`);
   }
   env.MANTIS_MQTT_PORT ??= '1883';
+  const mqtt = mqttLogin(env);
 
   const red = new EmbeddedNodeRed({
     userDir,
@@ -33,9 +43,12 @@ async function main(): Promise<void> {
     port,
     initialFlow: join(root, 'flows', 'default.json'),
     resetFlow: env.MANTIS_RESET_FLOW === '1',
+    editorLogin: login,
+    credentials: mqtt?.credentials,
   });
   await red.start();
-  console.log(`Mantis: Node-RED editor on ${red.url}/ (user dir ${userDir})`);
+  if (mqtt) console.log(`Mantis: MQTT login ${mqtt.user} kept in the encrypted credentials (${userDir}/flows_cred.json)`);
+  console.log(`Mantis: Node-RED editor on ${red.url}/ (user dir ${userDir}${login ? `, login ${login.username}` : ''})`);
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {

@@ -76,6 +76,7 @@ describe('alarm-panel with Mosquitto', () => {
     assert.deepEqual([...cfg.keys()].sort(), [
       `homeassistant/alarm_control_panel/${DEV}/alarm/config`,
       `homeassistant/binary_sensor/${DEV}/door_motion/config`,
+      `homeassistant/binary_sensor/${DEV}/door_problem/config`,
       `homeassistant/button/${DEV}/door_take_snapshot/config`,
       `homeassistant/image/${DEV}/door_snapshot/config`,
       `homeassistant/sensor/${DEV}/door_last_motion/config`,
@@ -85,6 +86,7 @@ describe('alarm-panel with Mosquitto', () => {
       assert.ok(p.unique_id.startsWith(DEV));
       assert.deepEqual(p.device.identifiers, [DEV]);
       assert.equal(p.availability[0]!.topic, AVAIL);
+      if (p.unique_id !== `${DEV}_alarm` && p.unique_id !== `${DEV}_door_problem`) assert.equal(p.availability[1]!.topic, `${BASE}/camera/door/availability`);
     }
     const alarmCfg = JSON.parse(cfg.get(`homeassistant/alarm_control_panel/${DEV}/alarm/config`)!.toString()) as Record<string, unknown>;
     assert.equal(alarmCfg.code, 'REMOTE_CODE');
@@ -94,6 +96,8 @@ describe('alarm-panel with Mosquitto', () => {
     assert.equal(mine.get(STATE)?.toString(), 'disarmed');
     assert.equal(mine.get(AVAIL)?.toString(), 'online');
     assert.equal(mine.get(`${BASE}/camera/door/motion`)?.toString(), 'OFF');
+    assert.equal(mine.get(`${BASE}/camera/door/problem`)?.toString(), 'OFF');
+    assert.equal(mine.get(`${BASE}/camera/door/availability`)?.toString(), 'online');
     await sleep(100);
     panel().receive({ payload: 'status' });
     await waitFor(() => st.at(-1)?.includes('MQTT connected'), 5000, 'status "MQTT connected"');
@@ -122,6 +126,46 @@ describe('alarm-panel with Mosquitto', () => {
     await rec.waitFor(STATE, 'disarmed');
     await rec.publish(CMD, 'ARM_NIGHT');
     await rec.waitFor(STATE, 'armed_night');
+  });
+
+  test('a retained command is not obeyed: not at deploy, not after a restart, not from an mqtt in node', async () => {
+    settings();
+    const retainedWarnings = (): number => warnings().filter((w) => w.includes(`ignored a retained command on ${CMD}`)).length;
+    // Left on the broker by a panel or script that published with retain: the broker hands it to every new subscriber.
+    await rec.publish(CMD, '{"action":"ARM_AWAY","code":""}', true);
+    try {
+      await loadPanel({ mqttPort: mosq.port }, '4711');
+      await rec.waitFor(AVAIL, 'online');
+      await waitFor(() => retainedWarnings() === 1, 5000, 'the retained arm command to be refused with a warning');
+      // A live command after it is obeyed: the retained one was seen and dropped, not merely late.
+      await rec.publish(CMD, 'ARM_NIGHT');
+      await rec.waitFor(STATE, 'armed_night');
+      const states = rec.messages.filter((m) => m.topic === STATE).map((m) => m.payload.toString());
+      assert.ok(!states.includes('armed_away'), `never armed away by the retained command (states: ${states.join(', ')})`);
+
+      // A retained disarm with the right code, waiting on the broker while Node-RED is down.
+      await helper.unload();
+      await rec.waitFor(AVAIL, 'offline');
+      await rec.publish(CMD, '{"action":"DISARM","code":"4711"}', true);
+      rec.clear();
+      await loadPanel({ mqttPort: mosq.port }, '4711');
+      await rec.waitFor(AVAIL, 'online');
+      await waitFor(() => retainedWarnings() === 1, 5000, 'the retained disarm to be refused (warnings are per load)');
+      await rec.waitFor(STATE, 'armed_night');
+      await rec.publish(CMD, 'TRIGGER');
+      await rec.waitFor(STATE, 'triggered');
+      assert.ok(!rec.messages.some((m) => m.topic === STATE && m.payload.toString() === 'disarmed'), 'not disarmed by the retained command');
+
+      // What an mqtt in node passes on from a retained message carries msg.retain.
+      const out = collect('o1');
+      panel().receive({ payload: 'disarm', code: '4711', retain: true, topic: CMD });
+      panel().receive({ payload: 'status' });
+      await waitFor(() => out.length === 1, 5000, 'the status reply after the retained flow command');
+      assert.equal(out[0]!.payload, 'triggered', 'the flow command with msg.retain changed nothing');
+      assert.ok(warnings().some((w) => w.includes('ignored a retained command from') && w.includes('must not be retained')));
+    } finally {
+      await rec.publish(CMD, '', true); // clears the retained command for the other tests
+    }
   });
 
   test('flow and chat commands reuse the msg; motion alerts; HA sees motion; snapshot button', async () => {
@@ -207,7 +251,7 @@ describe('alarm-panel with Mosquitto', () => {
     await waitFor(async () => (await retained(mosq.url, `${BASE}/#`, 100)).get(STATE)?.toString() === 'armed_vacation', 15_000, 'state re-published');
     const all = await retained(mosq.url, '#');
     assert.equal(all.get(AVAIL)?.toString(), 'online');
-    assert.equal([...all.keys()].filter((t) => t.startsWith('homeassistant/')).length, 5);
+    assert.equal([...all.keys()].filter((t) => t.startsWith('homeassistant/')).length, 6);
   });
 
   test('the state survives a restart of the node (persistence file)', async () => {
@@ -308,4 +352,45 @@ describe('alarm-panel with Mosquitto', () => {
       }
     });
   }
+});
+
+describe('alarm-panel with a Mosquitto that wants a login', () => {
+  const mosq = new Mosquitto({ mantis: 'right-password', ha: 'ha-password' });
+  let rec: Recorder;
+
+  before(async () => {
+    await mosq.start();
+    rec = await Recorder.connect(mosq.url, [`${BASE}/#`], { username: 'ha', password: 'ha-password' });
+  });
+  after(async () => {
+    await rec?.end();
+    await mosq.stop();
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  test('a refused login shows "not authorised" in the status and the log (once), the right one connects', async () => {
+    helper.settings({ userDir: tempDir('alarm-login'), mqttReconnectTime: 200 });
+    await loadPanel({ mqttPort: mosq.port, brokerLogin: { user: 'mantis', password: 'wrong' } });
+    const st = statuses();
+    await waitFor(() => st.at(-1)?.includes('MQTT not authorised, retrying'), 10_000, `status to say why (last: ${st.at(-1)})`);
+    const refusals = () => warnings().filter((w) => w.includes('refused the login: not authorised'));
+    // A few more reconnects, each refused again by the broker (Node-RED's broker node logs each): still one warning.
+    const failed = () => helper.log().args.filter((a) => /connect-failed|Connection failed/.test(String((a[0] as { msg?: unknown }).msg))).length;
+    const seen = failed();
+    await waitFor(() => failed() >= seen + 3, 10_000, 'more refused attempts');
+    assert.match(st.at(-1)!, /MQTT not authorised, retrying/);
+    assert.equal(refusals().length, 1, 'one warning, not one per retry');
+    assert.match(refusals()[0]!, /check the user and password on the broker node's Security tab/);
+    assert.equal(rec.last(AVAIL), undefined, 'nothing published');
+    await helper.unload();
+
+    helper.settings({ userDir: tempDir('alarm-login'), mqttReconnectTime: 200 });
+    await loadPanel({ mqttPort: mosq.port, brokerLogin: { user: 'mantis', password: 'right-password' } });
+    await rec.waitFor(AVAIL, 'online');
+    const st2 = statuses();
+    panel().receive({ payload: 'status' });
+    await waitFor(() => st2.at(-1)?.endsWith('· MQTT connected'), 5000, 'status "MQTT connected"');
+  });
 });

@@ -3,12 +3,13 @@
 // the editor's own debug/status channel, the clips folder, MQTT as Home Assistant sees it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { repoRoot, tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
-import { startMantisCli } from './helpers/mantis-start';
+import { spawnMantisCli, startMantisCli } from './helpers/mantis-start';
+import { Mosquitto, Recorder } from './helpers/mosquitto';
 import { getJson } from './helpers/node-red-process';
 import { ffprobe, jpegSize, pidAlive } from './helpers/video';
 
@@ -103,4 +104,68 @@ test('npm start: the default flow watches the demo camera, records clips, talks 
   assert.equal(await exited, 0);
   await waitFor(() => ffmpegs.every((p) => !pidAlive(p)), 5_000, 'ffmpeg to stop');
   assert.ok(readdirSync(clipsDir).includes(clip), "the clip is kept");
+});
+
+const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+
+test('npm start: MANTIS_MQTT_USER / MANTIS_MQTT_PASSWORD log in, kept encrypted; credentials and their key readable by this user only', async (t) => {
+  const mosq = new Mosquitto({ mantis: 'mqtt-secret-4711', ha: 'ha-password' });
+  await mosq.start();
+  const ha = await Recorder.connect(mosq.url, ['mantis/mantis/availability'], { username: 'ha', password: 'ha-password' });
+  const userDir = tempDir('mantis-login');
+  chmodSync(userDir, 0o755); // as a folder made by hand would be
+  const broker = { MANTIS_MQTT_HOST: '127.0.0.1', MANTIS_MQTT_PORT: String(mosq.port) };
+  let cli: Awaited<ReturnType<typeof startMantisCli>> | undefined;
+  t.after(async () => {
+    await cli?.proc.stop();
+    await ha.end();
+    await mosq.stop();
+  });
+
+  cli = await startMantisCli(userDir, { ...broker, MANTIS_MQTT_USER: 'mantis', MANTIS_MQTT_PASSWORD: 'mqtt-secret-4711' });
+  await ha.waitFor('mantis/mantis/availability', 'online', 20_000); // the broker took the login
+  await cli.proc.stop();
+  await ha.waitFor('mantis/mantis/availability', 'offline', 10_000);
+
+  const files = ['flows_cred.json', '.config.runtime.json'];
+  assert.deepEqual([mode(userDir), ...files.map((f) => mode(join(userDir, f)))], ['700', '600', '600'], `modes of the user dir, ${files.join(', ')}`);
+  for (const f of readdirSync(userDir)) {
+    const text = statSync(join(userDir, f)).isFile() ? readFileSync(join(userDir, f), 'utf8') : '';
+    assert.ok(!text.includes('mqtt-secret-4711'), `${f} does not hold the password in clear`);
+  }
+  assert.ok((JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')) as { $?: string }).$, 'the credentials are encrypted');
+
+  // The next start needs no password in the environment: it is in the credentials.
+  ha.clear();
+  cli = await startMantisCli(userDir, broker);
+  await ha.waitFor('mantis/mantis/availability', 'online', 20_000);
+  assert.doesNotMatch(cli.log(), /not authorised/);
+});
+
+test('npm start: no editor beyond loopback without a login; with MANTIS_ADMIN_PASSWORD_HASH the editor wants it', async (t) => {
+  // Beyond loopback and no login: it refuses before it listens (0.0.0.0 is never opened here).
+  const open = await spawnMantisCli(tempDir('mantis-open'), { MANTIS_HOST: '0.0.0.0' });
+  const code = await new Promise<number | null>((r) => open.proc.child.once('exit', (c) => r(c)));
+  assert.equal(code, 1);
+  assert.match(open.proc.output, /refusing to open the editor on 0\.0\.0\.0 without a login/);
+  assert.match(open.proc.output, /MANTIS_ADMIN_PASSWORD_HASH/);
+  assert.doesNotMatch(open.proc.output, /Started flows/);
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bcrypt = require('bcryptjs') as { hashSync(pw: string, rounds: number): string };
+  const cli = await startMantisCli(tempDir('mantis-auth'), { MANTIS_ADMIN_USER: 'owner', MANTIS_ADMIN_PASSWORD_HASH: bcrypt.hashSync('editor-secret', 8) });
+  t.after(() => cli.proc.stop());
+  assert.equal((await fetch(`${cli.url}/flows`)).status, 401, 'no flow without logging in');
+  const token = async (password: string): Promise<Response> => fetch(`${cli.url}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ client_id: 'node-red-editor', grant_type: 'password', scope: '*', username: 'owner', password }),
+  });
+  assert.equal((await token('wrong')).ok, false, 'a wrong password gets no token');
+  const res = await token('editor-secret');
+  assert.ok(res.ok, `login: ${res.status}`);
+  const { access_token } = (await res.json()) as { access_token: string };
+  const flows = await fetch(`${cli.url}/flows`, { headers: { Authorization: `Bearer ${access_token}` } });
+  assert.equal(flows.status, 200);
+  assert.ok(((await flows.json()) as FlowNode[]).some((n) => n.type === 'alarm-panel'));
 });

@@ -23,16 +23,26 @@ test('per-entity discovery: topics, unique ids, one device with origin, availabi
     'homeassistant/image/mantis_test/front_door_snapshot/config',
     'homeassistant/sensor/mantis_test/front_door_last_motion/config',
     'homeassistant/button/mantis_test/front_door_take_snapshot/config',
+    'homeassistant/binary_sensor/mantis_test/front_door_problem/config',
   ]);
   const payloads = msgs.map((m) => JSON.parse(m.payload) as Record<string, unknown>);
   const ids = payloads.map((p) => p.unique_id);
   assert.equal(new Set(ids).size, ids.length);
+  const mantis = { topic: opts.availability.topic, payload_available: 'online', payload_not_available: 'offline' };
+  const camera = { topic: 'mantis/mantis_test/camera/front_door/availability', payload_available: 'online', payload_not_available: 'offline' };
   for (const p of payloads) {
     assert.deepEqual((p.device as { identifiers: string[] }).identifiers, ['mantis_test']);
     assert.equal((p.origin as { name: string; sw_version: string }).sw_version, '1.2.3');
-    assert.deepEqual(p.availability, [{ topic: opts.availability.topic, payload_available: 'online', payload_not_available: 'offline' }]);
   }
-  const [alarm, motion, image, sensor, button] = payloads as Array<Record<string, unknown>>;
+  const [alarm, motion, image, sensor, button, problem] = payloads as Array<Record<string, unknown>>;
+  // The camera's own entities go unavailable with the camera; the alarm and the problem sensor only with Mantis.
+  for (const p of [motion, image, sensor, button]) {
+    assert.deepEqual(p!.availability, [mantis, camera]);
+    assert.equal(p!.availability_mode, 'all');
+  }
+  for (const p of [alarm, problem]) assert.deepEqual(p!.availability, [mantis]);
+  assert.equal(problem!.device_class, 'problem');
+  assert.equal(problem!.state_topic, 'mantis/mantis_test/camera/front_door/problem');
   assert.equal(alarm!.code, 'REMOTE_CODE');
   assert.equal(alarm!.code_disarm_required, true);
   assert.equal(alarm!.code_arm_required, false);
@@ -57,7 +67,7 @@ test('device discovery: one message with every component', () => {
   assert.equal(m.topic, 'homeassistant/device/mantis_test/config');
   const p = JSON.parse(m.payload) as { components: Record<string, { platform: string; unique_id: string }> };
   assert.deepEqual(Object.values(p.components).map((c) => c.platform),
-    ['alarm_control_panel', 'binary_sensor', 'image', 'sensor', 'button']);
+    ['alarm_control_panel', 'binary_sensor', 'image', 'sensor', 'button', 'binary_sensor']);
 });
 
 test('HA commands: template JSON, bare actions, malformed ones throw', () => {

@@ -21,7 +21,8 @@ describe('alarm-panel with Home Assistant', () => {
     await ha.start();
     await ha.setUpMqtt(mosq.port);
     helper.settings({ userDir: tempDir('alarm-ha'), mqttReconnectTime: 500 });
-    await loadPanel({ mqttPort: mosq.port, deviceId: 'mantis_ha', cameras: 'Front door', triggerTime: 0 }, CODE);
+    // motion-detect md1 in front of the panel, as in the default flow: the test is its camera.
+    await loadPanel({ mqttPort: mosq.port, deviceId: 'mantis_ha', cameras: 'Front door', triggerTime: 0, withDetect: true }, CODE);
     out1 = collect('o1');
   });
   after(async () => {
@@ -85,5 +86,46 @@ describe('alarm-panel with Home Assistant', () => {
     await waitFor(async () => !Number.isNaN(Date.parse((await ha.json<HaState>('GET', `/api/states/${sensor.entity_id}`)).state)), 10_000, 'last motion time');
     panel().receive({ topic: 'motion', payload: { ...ev, event: 'end' } });
     await stateOf(motion.entity_id, 'off');
+  });
+
+  test('a camera that stops sending frames shows as a problem in HA (entities unavailable), and recovers', async () => {
+    const motion = await entity('binary_sensor', 'front_door_motion');
+    const problem = await entity('binary_sensor', 'front_door_problem');
+    assert.equal(problem.attributes.device_class, 'problem');
+    const alarm = await entity('alarm_control_panel');
+    const frame = () => ({ width: 32, height: 18, data: new Uint8Array(32 * 18).fill(90), t: Date.now() });
+    let feeding = true;
+    const feed = async (): Promise<void> => {
+      while (feeding) {
+        helper.getNode('md1').receive({ topic: 'Front door', payload: frame() });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    let camera = feed();
+    await stateOf(problem.entity_id, 'off');
+    await stateOf(motion.entity_id, 'off');
+
+    // The camera dies: no frames. HA shows the problem and the camera's entities unavailable.
+    feeding = false;
+    await camera;
+    await waitFor(async () => (await ha.json<HaState>('GET', `/api/states/${problem.entity_id}`)).state === 'on', 20_000, 'problem sensor on');
+    await stateOf(motion.entity_id, 'unavailable');
+    const snapshot = await entity('image', 'front_door');
+    await stateOf(snapshot.entity_id, 'unavailable');
+    assert.notEqual((await ha.json<HaState>('GET', `/api/states/${alarm.entity_id}`)).state, 'unavailable', 'the alarm itself stays available');
+    const said = () => helper.log().args.filter((a) => String((a[0] as { msg?: unknown }).msg).includes('camera "Front door": no frames')).length;
+    assert.equal(said(), 1, 'logged once');
+
+    // Frames again: the problem clears and the entities come back.
+    feeding = true;
+    camera = feed();
+    try {
+      await stateOf(problem.entity_id, 'off');
+      await stateOf(motion.entity_id, 'off');
+      assert.equal(said(), 1, 'still logged once');
+    } finally {
+      feeding = false;
+      await camera;
+    }
   });
 });

@@ -89,6 +89,8 @@ function sha256(s: string): Buffer {
 
 export declare interface Alarm {
   on(event: 'state', listener: (change: StateChange) => void): this;
+  /** A camera stopped or resumed sending frames (see cameraHealth). */
+  on(event: 'camera', listener: (camera: string) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
 }
 
@@ -98,6 +100,8 @@ export class Alarm extends EventEmitter {
   private snap: AlarmSnapshot;
   private timer: unknown = null;
   private started = false;
+  /** Cameras that send no frames, and why; not persisted (after a restart the frames tell again). */
+  private readonly down = new Map<string, string>();
 
   constructor(private readonly opts: AlarmOptions = {}) {
     super();
@@ -223,6 +227,20 @@ export class Alarm extends EventEmitter {
     this.save();
     return true;
   }
+
+  /** Records that a camera stopped (ok = false) or resumed sending frames; emits 'camera' on a change. */
+  cameraHealth(camera: string, ok: boolean, reason = 'no frames'): boolean {
+    this.addCamera(camera);
+    const wasOk = !this.down.has(camera);
+    if (ok) this.down.delete(camera);
+    else this.down.set(camera, reason);
+    if (wasOk === ok) return false;
+    this.emit('camera', camera);
+    return true;
+  }
+
+  /** Cameras that are down, with the reason. */
+  get camerasDown(): ReadonlyMap<string, string> { return this.down; }
 
   private currentArmed(): ArmedState | 'disarmed' {
     const s = this.snap.state;

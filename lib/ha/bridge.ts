@@ -14,7 +14,8 @@ export interface PublishOptions { qos: 0 | 1; retain: boolean }
 export interface MqttLink {
   /** Resolves once the broker has it (QoS 1) or at once when not connected; never rejects. */
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
-  subscribe(topic: string, handler: (topic: string, payload: Buffer) => void): void;
+  /** `retained`: the broker delivered a stored message (at subscribe), not a live one. */
+  subscribe(topic: string, handler: (topic: string, payload: Buffer, retained: boolean) => void): void;
   unsubscribe(topic: string): void;
 }
 
@@ -58,6 +59,10 @@ export class HaBridge extends EventEmitter {
   private readonly subscribed: string[] = [];
   private readonly log: Logger;
   private readonly onState = (c: StateChange) => this.publishState(c.state);
+  private readonly onCamera = (camera: string) => {
+    if (this.addCamera(camera)) this.publishAll();
+    else this.publishHealth(camera);
+  };
 
   constructor(private readonly link: MqttLink, private readonly alarm: Alarm, private readonly opts: BridgeOptions) {
     super();
@@ -75,14 +80,18 @@ export class HaBridge extends EventEmitter {
     this.started = true;
     for (const c of this.alarm.snapshot.cameras) this.cameras.add(c);
     this.alarm.on('state', this.onState);
+    this.alarm.on('camera', this.onCamera);
     this.sub(this.statusTopic, (_t, p) => {
       if (p.toString().trim() === 'online') {
         this.log.info('Home Assistant came online: publishing discovery and state again');
         this.publishAll();
       }
     });
-    this.sub(this.topics.alarmCommand, (_t, p) => this.handleCommand(p.toString()));
-    this.sub(`${this.opts.baseTopic}/camera/+/snapshot/press`, (t) => {
+    this.sub(this.topics.alarmCommand, (t, p, retained) => {
+      if (!this.refuseRetained(t, retained)) this.handleCommand(p.toString());
+    });
+    this.sub(`${this.opts.baseTopic}/camera/+/snapshot/press`, (t, _p, retained) => {
+      if (this.refuseRetained(t, retained)) return;
       const cam = [...this.cameras].find((c) => this.topics.snapshotCommand(c) === t);
       if (cam) this.emit('snapshot', cam);
       else this.log.warn(`snapshot button for an unknown camera: ${t}`);
@@ -94,6 +103,7 @@ export class HaBridge extends EventEmitter {
     if (!this.started) return;
     this.started = false;
     this.alarm.off('state', this.onState);
+    this.alarm.off('camera', this.onCamera);
     for (const t of this.subscribed.splice(0)) this.link.unsubscribe(t);
     const bye = this.pub(this.availability.topic, this.availability.offline);
     this.connected = false;
@@ -159,7 +169,14 @@ export class HaBridge extends EventEmitter {
       if (last) this.pub(this.topics.lastMotion(cam), last);
       const img = this.images.get(cam);
       if (img) this.pub(this.topics.image(cam), img);
+      this.publishHealth(cam);
     }
+  }
+
+  private publishHealth(camera: string): void {
+    const down = this.alarm.camerasDown.has(camera);
+    this.pub(this.topics.problem(camera), down ? 'ON' : 'OFF');
+    this.pub(this.topics.cameraAvailability(camera), down ? 'offline' : 'online');
   }
 
   private publishState(state: string): void {
@@ -189,6 +206,19 @@ export class HaBridge extends EventEmitter {
     }
   }
 
+  /**
+   * A retained command is not a command: the broker hands it out again at every subscribe (deploy,
+   * restart, reconnect), so obeying it would arm or disarm by itself long after anyone asked.
+   */
+  private refuseRetained(topic: string, retained: boolean): boolean {
+    if (!retained) return false;
+    const reason = `ignored a retained command on ${topic}: commands must not be retained `
+      + `(clear it with: mosquitto_pub -r -n -t '${topic}')`;
+    this.log.warn(reason);
+    this.emit('rejected', reason);
+    return true;
+  }
+
   private addCamera(name: string): boolean {
     if (this.cameras.has(name)) return false;
     this.cameras.add(name);
@@ -196,7 +226,7 @@ export class HaBridge extends EventEmitter {
     return true;
   }
 
-  private sub(topic: string, handler: (topic: string, payload: Buffer) => void): void {
+  private sub(topic: string, handler: (topic: string, payload: Buffer, retained: boolean) => void): void {
     this.subscribed.push(topic);
     this.link.subscribe(topic, handler);
   }

@@ -52,6 +52,10 @@ export interface Topics {
   lastMotion(camera: string): string;
   image(camera: string): string;
   snapshotCommand(camera: string): string;
+  /** ON while the camera sends no frames (binary_sensor, device class problem). */
+  problem(camera: string): string;
+  /** online/offline: the camera's own entities become unavailable while it is dead. */
+  cameraAvailability(camera: string): string;
 }
 
 export function topics(baseTopic: string, availabilityTopic?: string): Topics {
@@ -64,6 +68,8 @@ export function topics(baseTopic: string, availabilityTopic?: string): Topics {
     lastMotion: (c) => `${cam(c)}/last_motion`,
     image: (c) => `${cam(c)}/snapshot`,
     snapshotCommand: (c) => `${cam(c)}/snapshot/press`,
+    problem: (c) => `${cam(c)}/problem`,
+    cameraAvailability: (c) => `${cam(c)}/availability`,
   };
 }
 
@@ -72,7 +78,8 @@ export const COMMAND_TEMPLATE = '{"action":"{{ action }}","code":"{{ code }}"}';
 
 type Component = Record<string, unknown>;
 
-interface Entity { platform: string; objectId: string; config: Component }
+/** `camera`: the entity shows what that camera sees, so it is unavailable while the camera is dead. */
+interface Entity { platform: string; objectId: string; config: Component; camera?: string }
 
 function device(o: DiscoveryOptions): Component {
   return {
@@ -104,35 +111,46 @@ function entities(o: DiscoveryOptions): Entity[] {
   for (const cam of o.cameras) {
     const s = slug(cam);
     list.push({
-      platform: 'binary_sensor', objectId: `${s}_motion`, config: {
+      platform: 'binary_sensor', objectId: `${s}_motion`, camera: cam, config: {
         name: `${cam} motion`, unique_id: `${o.deviceId}_${s}_motion`, device_class: 'motion',
         state_topic: t.motion(cam), payload_on: 'ON', payload_off: 'OFF',
       },
     });
     list.push({
-      platform: 'image', objectId: `${s}_snapshot`, config: {
+      platform: 'image', objectId: `${s}_snapshot`, camera: cam, config: {
         name: `${cam} snapshot`, unique_id: `${o.deviceId}_${s}_snapshot`,
         image_topic: t.image(cam), content_type: 'image/jpeg',
       },
     });
     list.push({
-      platform: 'sensor', objectId: `${s}_last_motion`, config: {
+      platform: 'sensor', objectId: `${s}_last_motion`, camera: cam, config: {
         name: `${cam} last motion`, unique_id: `${o.deviceId}_${s}_last_motion`, device_class: 'timestamp',
         state_topic: t.lastMotion(cam),
       },
     });
     list.push({
-      platform: 'button', objectId: `${s}_take_snapshot`, config: {
+      platform: 'button', objectId: `${s}_take_snapshot`, camera: cam, config: {
         name: `${cam} take snapshot`, unique_id: `${o.deviceId}_${s}_take_snapshot`,
         command_topic: t.snapshotCommand(cam), payload_press: 'PRESS', icon: 'mdi:camera',
+      },
+    });
+    // Stays available while the camera is dead: that is when it has something to say.
+    list.push({
+      platform: 'binary_sensor', objectId: `${s}_problem`, config: {
+        name: `${cam} problem`, unique_id: `${o.deviceId}_${s}_problem`, device_class: 'problem',
+        entity_category: 'diagnostic', state_topic: t.problem(cam), payload_on: 'ON', payload_off: 'OFF',
       },
     });
   }
   return list;
 }
 
-function availabilityBlock(a: Availability): Component {
-  return { availability: [{ topic: a.topic, payload_available: a.online, payload_not_available: a.offline }] };
+/** Mantis's availability, and for a camera's entities also that camera's (both must be online). */
+function availabilityBlock(a: Availability, cameraTopic?: string): Component {
+  const list = [{ topic: a.topic, payload_available: a.online, payload_not_available: a.offline }];
+  if (!cameraTopic) return { availability: list };
+  list.push({ topic: cameraTopic, payload_available: 'online', payload_not_available: 'offline' });
+  return { availability: list, availability_mode: 'all' };
 }
 
 /** One retained config message per entity (works on every HA version with MQTT discovery). */
@@ -140,9 +158,12 @@ export function entityDiscovery(o: DiscoveryOptions): DiscoveryMessage[] {
   const prefix = o.prefix ?? 'homeassistant';
   const dev = device(o);
   const origin = { ...ORIGIN, sw_version: o.swVersion };
+  const t = topics(o.baseTopic, o.availability.topic);
   return entities(o).map((e) => ({
     topic: `${prefix}/${e.platform}/${o.deviceId}/${e.objectId}/config`,
-    payload: JSON.stringify({ ...e.config, ...availabilityBlock(o.availability), device: dev, origin }),
+    payload: JSON.stringify({
+      ...e.config, ...availabilityBlock(o.availability, e.camera && t.cameraAvailability(e.camera)), device: dev, origin,
+    }),
   }));
 }
 
@@ -150,7 +171,12 @@ export function entityDiscovery(o: DiscoveryOptions): DiscoveryMessage[] {
 export function deviceDiscovery(o: DiscoveryOptions): DiscoveryMessage {
   const prefix = o.prefix ?? 'homeassistant';
   const cmps: Record<string, Component> = {};
-  for (const e of entities(o)) cmps[e.objectId] = { platform: e.platform, ...e.config };
+  const t = topics(o.baseTopic, o.availability.topic);
+  for (const e of entities(o)) {
+    // A component's own availability replaces the device's shared one.
+    const own = e.camera ? availabilityBlock(o.availability, t.cameraAvailability(e.camera)) : {};
+    cmps[e.objectId] = { platform: e.platform, ...e.config, ...own };
+  }
   return {
     topic: `${prefix}/device/${o.deviceId}/config`,
     payload: JSON.stringify({

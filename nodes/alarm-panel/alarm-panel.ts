@@ -9,6 +9,7 @@ import {
 } from '../../lib/alarm/alarm';
 import { HaBridge, type MqttLink, type PublishOptions } from '../../lib/ha/bridge';
 import { slug, type Availability } from '../../lib/ha/discovery';
+import { brokerRefusal, isLoginRefusal } from '../../lib/ha/broker-refusal';
 import type { MotionEvent } from '../../lib/motion/event';
 
 interface AlarmPanelDef extends NodeDef {
@@ -28,6 +29,10 @@ interface AlarmPanelDef extends NodeDef {
 }
 interface AlarmPanelCreds { code?: string }
 
+interface MqttClientEvents {
+  on(event: 'error', fn: (err: Error & { code?: unknown }) => void): unknown;
+  off(event: 'error', fn: (err: Error & { code?: unknown }) => void): unknown;
+}
 /** A message as the mqtt-broker node publishes it (and as it keeps its will/birth). */
 interface BrokerMessage { topic: string; payload: string | Buffer; qos: number; retain: boolean }
 /** What registers with the broker: it only needs an id and a status() that mirrors the connection. */
@@ -36,12 +41,14 @@ interface BrokerUser { id: string; status(s: NodeStatus): void }
 interface MqttBrokerNode extends Node {
   connected: boolean;
   connecting: boolean;
-  client?: unknown;
+  brokerurl?: string;
+  /** mqtt.js client; replaced on every connect(). Its 'error' says why the broker refused us. */
+  client?: MqttClientEvents;
   options: { will?: BrokerMessage };
   birthMessage?: BrokerMessage;
   register(user: BrokerUser): void;
   deregister(user: BrokerUser, done: () => void, autoDisconnect?: boolean): void;
-  subscribe(topic: string, options: { qos: number }, cb: (topic: string, payload: Buffer) => void, ref: string): void;
+  subscribe(topic: string, options: { qos: number }, cb: (topic: string, payload: Buffer, packet?: { retain?: boolean }) => void, ref: string): void;
   unsubscribe(topic: string, ref: string, removeClientSubscription?: boolean): void;
   publish(msg: BrokerMessage, done?: (err?: unknown) => void): void;
   connect(cb?: () => void): void;
@@ -117,6 +124,12 @@ function parseCommand(msg: Msg): Command | 'other' | null {
   return null;
 }
 
+/** What motion-detect's second output sends when a camera stops or resumes sending frames. */
+interface CameraHealth { camera?: string; ok: boolean; reason?: string }
+function isCameraHealth(p: unknown): p is CameraHealth {
+  return !!p && typeof p === 'object' && typeof (p as CameraHealth).ok === 'boolean';
+}
+
 function who(msg: Msg): string {
   const from = msg.from as { user?: unknown; via?: unknown } | undefined;
   if (from && typeof from.user === 'string') return typeof from.via === 'string' ? `${from.via}:${from.user}` : from.user;
@@ -154,6 +167,8 @@ export = function (RED: NodeAPI): void {
     // The input msg being answered, so the state message reuses it (msg.roomId / msg.to survive).
     let replyTo: Msg | null = null;
     let mqtt: 'none' | 'missing' | 'connecting' | 'connected' | 'disconnected' = 'none';
+    // Why the broker would not have us (e.g. "not authorised"), until it does.
+    let mqttProblem = '';
 
     // While a delay runs (exit, entry, trigger time) the status counts it down once a second.
     let tick: NodeJS.Timeout | undefined;
@@ -170,8 +185,16 @@ export = function (RED: NodeAPI): void {
         label += ` ${Math.max(0, Math.ceil((snap.until - Date.now()) / 1000))} s`;
         tick = setTimeout(updateStatus, 1000);
       }
-      const conn = mqtt === 'none' ? 'no MQTT' : mqtt === 'missing' ? 'MQTT broker missing' : `MQTT ${mqtt}`;
-      node.status({ fill: STATE_FILL[s], shape: mqtt === 'connected' || mqtt === 'none' ? 'dot' : 'ring', text: `${label} · ${conn}` });
+      const refused = mqtt !== 'connected' && mqttProblem !== '';
+      const conn = mqtt === 'none' ? 'no MQTT' : mqtt === 'missing' ? 'MQTT broker missing'
+        : refused ? `MQTT ${mqttProblem}, retrying` : `MQTT ${mqtt}`;
+      const blind = [...alarm.camerasDown].map(([cam, why]) => ` · ${cam}: ${why}`).join('');
+      const fault = refused || blind !== '';
+      node.status({
+        fill: fault ? 'red' : STATE_FILL[s],
+        shape: !fault && (mqtt === 'connected' || mqtt === 'none') ? 'dot' : 'ring',
+        text: `${label} · ${conn}${blind}`,
+      });
     };
 
     const stateMsg = (base: Msg | null, state: AlarmState, previous: AlarmState, by: string, text: string, extra: Record<string, unknown> = {}): NodeMessage => {
@@ -188,6 +211,7 @@ export = function (RED: NodeAPI): void {
       updateStatus();
       node.send([stateMsg(base, c.state, c.previous, c.by, describeState(c.state, c.target)), null, null]);
     });
+    alarm.on('camera', updateStatus);
 
     // ---- MQTT through the mqtt-broker config node ----
     let broker: MqttBrokerNode | null = null;
@@ -199,12 +223,36 @@ export = function (RED: NodeAPI): void {
       status: (s) => {
         const t = String(s.text ?? '');
         const next = t.endsWith('.connected') ? 'connected' : t.endsWith('.connecting') ? 'connecting' : 'disconnected';
+        // connect() reports "connecting" before it makes its new client: look once it has.
+        process.nextTick(hookClient);
         if (next === mqtt) return;
         mqtt = next;
+        if (next === 'connected') mqttProblem = '';
         bridge?.setConnected(next === 'connected');
         updateStatus();
       },
     };
+
+    // Node-RED's broker node swallows the client's errors (it logs only "Connection failed to broker"):
+    // listen to its current client ourselves to say why.
+    let hooked: MqttClientEvents | undefined;
+    const onClientError = (err: Error & { code?: unknown }): void => {
+      const reason = brokerRefusal(err);
+      if (reason === mqttProblem) return; // once per reason, not once per retry
+      mqttProblem = reason;
+      const where = broker?.brokerurl ?? 'the MQTT broker';
+      node.warn(isLoginRefusal(err)
+        ? `${where} refused the login: ${reason}; check the user and password on the broker node's Security tab`
+        : `${where}: ${reason}; retrying`);
+      updateStatus();
+    };
+    function hookClient(): void {
+      const c = broker?.client;
+      if (closed || !c || c === hooked) return;
+      hooked?.off('error', onClientError);
+      c.on('error', onClientError);
+      hooked = c;
+    }
 
     if (config.broker) {
       broker = RED.nodes.getNode(config.broker) as MqttBrokerNode | null;
@@ -227,7 +275,7 @@ export = function (RED: NodeAPI): void {
             resolve();
           });
         }),
-        subscribe: (topic, handler) => b.subscribe(topic, { qos: 1 }, handler, node.id),
+        subscribe: (topic, handler) => b.subscribe(topic, { qos: 1 }, (t, p, packet) => handler(t, p, packet?.retain === true), node.id),
         unsubscribe: (topic) => b.unsubscribe(topic, node.id, true),
       };
       bridge = new HaBridge(link, alarm, {
@@ -304,6 +352,11 @@ export = function (RED: NodeAPI): void {
           }
           return done();
         }
+        if (msg.topic === 'camera-health' && isCameraHealth(p)) {
+          const camera = p.camera ?? (typeof msg.camera === 'string' ? msg.camera : 'camera');
+          alarm.cameraHealth(camera, p.ok, p.reason);
+          return done();
+        }
         if (msg.topic === 'motion' && isMotionEvent(p)) {
           const camera = p.camera ?? (typeof msg.camera === 'string' ? msg.camera : 'camera');
           const ev: MotionEvent = { ...p, camera, zones: p.zones ?? [] };
@@ -323,6 +376,11 @@ export = function (RED: NodeAPI): void {
         if (cmd === 'other') return done();
         if (!cmd) {
           node.warn('ignored a message that is neither motion, a command nor a JPEG snapshot');
+          return done();
+        }
+        if (msg.retain === true) {
+          // From an mqtt in node: the broker replays a retained message at every subscribe.
+          node.warn(`ignored a retained command from ${typeof msg.topic === 'string' ? msg.topic : 'MQTT'}: commands must not be retained`);
           return done();
         }
         const by = who(msg);
@@ -350,6 +408,8 @@ export = function (RED: NodeAPI): void {
       activePanels.delete(node.id);
       closed = true;
       clearTimeout(tick);
+      hooked?.off('error', onClientError);
+      hooked = undefined;
       alarm.stop();
       const b = broker;
       const br = bridge;
@@ -377,6 +437,7 @@ export = function (RED: NodeAPI): void {
       mqtt = up ? 'connected' : 'connecting';
       bridge.start();
       broker.register(user);
+      hookClient();
       if (up) bridge.setConnected(true);
       updateStatus();
     }

@@ -22,7 +22,8 @@ export = function (RED: NodeAPI) {
       return;
     }
     // One detector per camera (msg.topic), so one node can watch several cameras.
-    const detectors = new Map<string, { det: MotionDetector; lastFrameAt: number }>();
+    // `stalled`: told the second output (and the log) that this camera sends no frames.
+    const detectors = new Map<string, { det: MotionDetector; lastFrameAt: number; stalled: boolean }>();
     let warned = '';
     let statusText = '';
     const setStatus = (fill: 'green' | 'red' | 'yellow' | 'grey', shape: 'dot' | 'ring', text: string): void => {
@@ -34,6 +35,14 @@ export = function (RED: NodeAPI) {
 
     const anyMotion = (): boolean => [...detectors.values()].some((d) => d.det.inMotion);
     const toMsg = (ev: MotionEvent): NodeMessage => ({ topic: 'motion', payload: ev, camera: ev.camera } as NodeMessage);
+    // Once per change, not per retry of the camera: the alarm panel shows it in Home Assistant.
+    const health = (key: string, ok: boolean): void => {
+      const camera = key || 'camera';
+      const reason = `no frames for ${STALL_GRACE_MS / 1000} s`;
+      if (ok) this.log(`camera "${camera}": frames again`);
+      else this.warn(`camera "${camera}": ${reason}`);
+      this.send([null, { topic: 'camera-health', camera, payload: ok ? { camera, ok } : { camera, ok, reason } } as NodeMessage]);
+    };
     const showEvents = (events: MotionEvent[]): void => {
       for (const ev of events) {
         if (ev.event !== 'end') setStatus('red', 'dot', `motion ${(ev.score * 100).toFixed(1)}%${ev.zones.length ? ` in ${ev.zones.join(', ')}` : ''}`);
@@ -44,11 +53,15 @@ export = function (RED: NodeAPI) {
     // A camera that stops sending frames mid-event would leave the event open forever.
     const stallTimer = setInterval(() => {
       const now = Date.now();
-      for (const d of detectors.values()) {
+      for (const [key, d] of detectors) {
         if (d.det.inMotion && now - d.lastFrameAt > config.endDelay + STALL_GRACE_MS) {
           const events = d.det.reset();
-          this.send([events.map(toMsg)]);
+          this.send([events.map(toMsg), null]);
           showEvents(events);
+        }
+        if (!d.stalled && now - d.lastFrameAt > STALL_GRACE_MS) {
+          d.stalled = true;
+          health(key, false);
         }
       }
       // "watching" would be a lie once the frames stopped; the next frame sets it again.
@@ -62,7 +75,7 @@ export = function (RED: NodeAPI) {
       if (msg.reset) {
         const targets = camera ? [detectors.get(key)] : [...detectors.values()];
         const events = targets.flatMap((d) => (d ? d.det.reset() : []));
-        if (events.length) send([events.map(toMsg)]);
+        if (events.length) send([events.map(toMsg), null]);
         if (camera) detectors.delete(key); else detectors.clear();
         setStatus('green', 'ring', 'reset, learning background');
         done();
@@ -86,13 +99,17 @@ export = function (RED: NodeAPI) {
       if (frame.t === undefined) frame = { ...frame, t: Date.now() };
       let d = detectors.get(key);
       if (!d) {
-        d = { det: new MotionDetector(config, camera), lastFrameAt: 0 };
+        d = { det: new MotionDetector(config, camera), lastFrameAt: 0, stalled: false };
         detectors.set(key, d);
       }
       d.lastFrameAt = Date.now();
+      if (d.stalled) {
+        d.stalled = false;
+        health(key, true);
+      }
       const events = d.det.push(frame);
       if (events.length) {
-        send([events.map(toMsg)]);
+        send([events.map(toMsg), null]);
         showEvents(events);
       } else if (!anyMotion()) {
         setStatus('green', 'dot', 'watching');

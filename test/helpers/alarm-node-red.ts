@@ -20,6 +20,10 @@ export interface PanelFlowOptions {
   withMqttIn?: boolean;
   /** Broker Messages-tab settings, e.g. {willTopic, willPayload, willRetain}. */
   brokerExtra?: Record<string, unknown>;
+  /** The broker node's Security tab (its credentials). */
+  brokerLogin?: { user: string; password: string };
+  /** A motion-detect node md1 in front of the panel, both its outputs wired to it (frames go to md1). */
+  withDetect?: boolean;
 }
 
 /**
@@ -46,11 +50,21 @@ export function panelFlow(o: PanelFlowOptions): Array<Record<string, unknown>> {
     },
     { id: 'o1', type: 'helper', z: 'f1' }, { id: 'o2', type: 'helper', z: 'f1' }, { id: 'o3', type: 'helper', z: 'f1' },
   );
+  if (o.withDetect) {
+    flow.push({
+      id: 'md1', type: 'motion-detect', z: 'f1', threshold: 25, minArea: 0.3, minDuration: 0.4, endDelay: 2, updateInterval: 1,
+      zones: '', masks: '', advanced: '', wires: [['p1'], ['p1']],
+    });
+  }
   return flow;
 }
 
 export async function loadPanel(o: PanelFlowOptions, code?: string, nodeRedModule = 'node-red'): Promise<void> {
-  await helper.load([coreMqttNode(nodeRedModule), mantisNode('alarm-panel')], panelFlow(o), code ? { p1: { code } } : {});
+  const credentials: Record<string, unknown> = {};
+  if (code) credentials.p1 = { code };
+  if (o.brokerLogin) credentials.b1 = o.brokerLogin;
+  const nodes = [coreMqttNode(nodeRedModule), mantisNode('alarm-panel'), ...(o.withDetect ? [mantisNode('motion-detect')] : [])];
+  await helper.load(nodes, panelFlow(o), credentials);
 }
 
 /** Collects the messages a helper node receives. */

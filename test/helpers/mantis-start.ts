@@ -14,13 +14,25 @@ export interface MantisCli {
   log(): string;
 }
 
-/** Starts it and waits for "Started flows"; stops it again if it does not get there. */
-export async function startMantisCli(userDir: string): Promise<MantisCli> {
+const OWN_SETTINGS = [
+  'MANTIS_HOST', 'MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR', 'MANTIS_RESET_FLOW',
+  'MANTIS_MQTT_USER', 'MANTIS_MQTT_PASSWORD', 'MANTIS_ADMIN_USER', 'MANTIS_ADMIN_PASSWORD_HASH',
+];
+
+/** The CLI as a child process, with only the given MANTIS_* settings; not waited for. */
+export async function spawnMantisCli(userDir: string, settings: NodeJS.ProcessEnv = {}): Promise<{ proc: ServerProcess; port: number; mqttPort: number }> {
   const port = await freePort();
   const mqttPort = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, MANTIS_PORT: String(port), MANTIS_USER_DIR: userDir, MANTIS_MQTT_PORT: String(mqttPort) };
-  for (const k of ['MANTIS_HOST', 'MANTIS_MQTT_HOST', 'MANTIS_CAMERA_SOURCE', 'MANTIS_CAMERA_URL', 'MANTIS_CLIPS_DIR', 'MANTIS_RESET_FLOW']) delete env[k];
+  for (const k of OWN_SETTINGS) delete env[k];
+  Object.assign(env, settings);
   const proc = new ServerProcess(process.execPath, [join(repoRoot, 'dist', 'bin', 'mantis-start.js')], { env });
+  return { proc, port, mqttPort: Number(env.MANTIS_MQTT_PORT) };
+}
+
+/** Starts it and waits for "Started flows"; stops it again if it does not get there. */
+export async function startMantisCli(userDir: string, settings: NodeJS.ProcessEnv = {}): Promise<MantisCli> {
+  const { proc, port, mqttPort } = await spawnMantisCli(userDir, settings);
   let log = '';
   proc.child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
   proc.child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });

@@ -1,5 +1,6 @@
 // A real Mosquitto (Debian package) on loopback, plus a small recording MQTT client for assertions.
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { ServerProcess, freePort, waitForPort, waitFor } from './processes';
@@ -12,15 +13,25 @@ export class Mosquitto {
   port = 0;
   readonly dir = tempDir('mosquitto');
 
+  /** users: only these logins are let in (a password file made by mosquitto_passwd); none = anonymous. */
+  constructor(private readonly users: Record<string, string> = {}) {}
+
   get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
 
   /** Starts on a free port (or the previous one, for a restart). No persistence: a restart forgets retained messages. */
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const conf = join(this.dir, 'mosquitto.conf');
+    const passwords = join(this.dir, 'passwords');
+    const logins = Object.entries(this.users);
+    writeFileSync(passwords, '');
+    for (const [user, password] of logins) execFileSync('mosquitto_passwd', ['-b', passwords, user, password]);
+    // Started as root, Mosquitto reads the password file after dropping to its own user.
+    chmodSync(this.dir, 0o755);
+    chmodSync(passwords, 0o644);
     writeFileSync(conf, [
       `listener ${this.port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(logins.length ? ['allow_anonymous false', `password_file ${passwords}`] : ['allow_anonymous true']),
       'persistence false',
       'log_dest stdout',
       'log_type error',
