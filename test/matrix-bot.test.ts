@@ -95,7 +95,7 @@ test('the owner decrypts text, image and clip; attachment bytes are equal', asyn
   // Larger than the server's m.upload.size (1 MiB here): the snapshot goes instead, with a note.
   const big = randomBytes(1_500_000);
   await bot.queue([roomId], { kind: 'video', data: big, mimetype: 'video/mp4', thumbnail: jpeg });
-  const note = await owner.waitForMessage(botId, (c) => c.msgtype === 'm.image' && /too large/.test(String(c.body)), 20_000, t0);
+  const note = await owner.waitForMessage(botId, (c) => c.msgtype === 'm.image' && /larger than this chat server takes/.test(String(c.body)), 20_000, t0);
   assert.equal(sha(await owner.download(note.content.file as EncryptedFile)), sha(jpeg));
 
   // Nothing in the clear at the server: room messages are m.room.encrypted, media is ciphertext.

@@ -38,7 +38,7 @@ interface StoreDump {
 }
 interface FileDump { v: 1; dbs: { name: string; version: number; stores: Buffer[] }[] }
 
-interface Owner { file: string; prefix: string; cache: Map<string, Map<string, Buffer>>; versions: Map<string, number> }
+interface Owner { file: string; prefixes: readonly string[]; cache: Map<string, Map<string, Buffer>>; versions: Map<string, number> }
 
 let installed: { factory: FakeFactory; owners: Owner[]; libDir: string } | undefined;
 
@@ -67,7 +67,7 @@ function install(): { factory: FakeFactory; owners: Owner[]; libDir: string } {
     original.call(this);
     if (this.mode === 'readonly') return;
     const raw = this.db._rawDatabase;
-    const owner = owners.find((o) => raw.name.startsWith(o.prefix));
+    const owner = owners.find((o) => o.prefixes.some((p) => raw.name.startsWith(p)));
     if (!owner) return;
     persist(owner, raw, this.mode === 'versionchange' ? undefined : this._scope);
   };
@@ -108,14 +108,17 @@ function write(owner: Owner): void {
 }
 
 /**
- * Makes every IndexedDB database whose name starts with `prefix` durable in
- * `file`, loading what the file holds first. Call before the SDK opens the store.
+ * Makes every IndexedDB database whose name starts with one of `prefixes`
+ * durable in `file` (one file, so that what belongs together is written
+ * together), loading what the file holds first. Call before the SDK opens them.
  */
-export function attachDurableStore(file: string, prefix: string): void {
+export function attachDurableStore(file: string, prefixes: string | readonly string[]): void {
   const inst = install();
-  if (inst.owners.some((o) => o.prefix === prefix)) throw new Error(`store prefix ${prefix} is already in use`);
-  const owner: Owner = { file, prefix, cache: new Map(), versions: new Map() };
-  for (const name of [...inst.factory._databases.keys()]) if (name.startsWith(prefix)) inst.factory._databases.delete(name);
+  const mine = typeof prefixes === 'string' ? [prefixes] : prefixes;
+  const taken = mine.find((p) => inst.owners.some((o) => o.prefixes.includes(p)));
+  if (taken) throw new Error(`store prefix ${taken} is already in use`);
+  const owner: Owner = { file, prefixes: mine, cache: new Map(), versions: new Map() };
+  for (const name of [...inst.factory._databases.keys()]) if (mine.some((p) => name.startsWith(p))) inst.factory._databases.delete(name);
   if (existsSync(file)) {
     const dump = deserialize(readFileSync(file)) as FileDump;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -152,9 +155,9 @@ export function attachDurableStore(file: string, prefix: string): void {
   inst.owners.push(owner);
 }
 
-/** Stops writing for this prefix (the in-memory databases stay until the next attach). */
+/** Stops writing for the owner of this prefix (the in-memory databases stay until the next attach). */
 export function detachDurableStore(prefix: string): void {
   if (!installed) return;
-  const i = installed.owners.findIndex((o) => o.prefix === prefix);
+  const i = installed.owners.findIndex((o) => o.prefixes.includes(prefix));
   if (i >= 0) installed.owners.splice(i, 1);
 }

@@ -1,6 +1,7 @@
 // Types shared by the Matrix nodes (a node module may only `export =` its registration).
 import type { Node } from 'node-red';
-import type { MatrixBot, CommandMessage } from './bot';
+import type { MatrixBot } from './bot';
+import type { CommandMessage } from './types';
 
 export interface AccountCreds { password?: string; accessToken?: string }
 

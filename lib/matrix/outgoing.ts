@@ -1,6 +1,7 @@
-// The chat-out input contract (COMMON.md) mapped to a Matrix message.
+// What a matrix-e2ee-out node takes in (msg.payload text, or a Buffer with
+// msg.mimetype image/* or video/*, msg.text) mapped to a Matrix message.
 import type { NodeMessageInFlow } from 'node-red';
-import type { Outgoing } from './bot';
+import type { Outgoing } from './types';
 
 export type OutMsg = NodeMessageInFlow & {
   roomId?: unknown; mimetype?: unknown; width?: unknown; height?: unknown;
@@ -11,7 +12,7 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
 }
 
-/** The chat-out contract of COMMON.md, as a Matrix message. */
+/** A node message as a Matrix message, or the reason it cannot be sent. */
 export function toOutgoing(msg: OutMsg): Outgoing | string {
   const p = msg.payload;
   if (typeof p === 'string') return { kind: 'text', text: p };

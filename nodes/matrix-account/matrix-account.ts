@@ -3,6 +3,7 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { claimStoreDir, defaultStoreDir } from '../../lib/store/store-dir';
+import { Backoff } from '../../lib/common/backoff';
 import { MatrixBot, isTransientStartError, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
 import type { AccountListener, AccountStatus, MatrixAccountNode } from '../../lib/matrix/node-types';
 
@@ -94,22 +95,22 @@ export = function (RED: NodeAPI): void {
     bot.on('command', (c: CommandMessage) => { for (const l of listeners) l.command?.(c); });
     // A homeserver that is down when Node-RED starts is tried again, with back-off; alerts wait in the outbox.
     let retryTimer: NodeJS.Timeout | undefined;
-    let retryMs = 2000;
+    const backoff = new Backoff(2000, 60_000);
     let closing = false;
     const begin = (): void => {
-      bot.start().then(() => { error = ''; retryMs = 2000; publish(); }, (e: Error) => {
+      bot.start().then(() => { error = ''; backoff.reset(); publish(); }, (e: Error) => {
         if (closing) return;
         const again = isTransientStartError(e);
-        error = again ? `homeserver unreachable, retrying in ${Math.round(retryMs / 1000)} s` : e.message;
-        node.error(`matrix: ${e.message}${again ? ` (retrying in ${Math.round(retryMs / 1000)} s)` : ''}`);
+        const delay = backoff.peek();
+        error = again ? `homeserver unreachable, retrying in ${Math.round(delay / 1000)} s` : e.message;
+        node.error(`matrix: ${e.message}${again ? ` (retrying in ${Math.round(delay / 1000)} s)` : ''}`);
         publish();
         if (!again) return;
-        void bot.stop().finally(() => {
+        bot.stop().catch((err: Error) => node.warn(`matrix: stopping after a failed start: ${err.message}`)).finally(() => {
           if (closing) return;
-          retryTimer = setTimeout(begin, retryMs);
-          retryMs = Math.min(retryMs * 2, 60_000);
+          retryTimer = setTimeout(begin, backoff.next());
         });
-      });
+      }).catch((e: Error) => node.error(`matrix: ${e.message}`));
     };
     begin();
 
@@ -149,6 +150,12 @@ export = function (RED: NodeAPI): void {
       res.status(409).json({ error: (e as Error).message });
     }
   };
-  RED.httpAdmin.post('/mantis/matrix-account/:id/verification/confirm', RED.auth.needsPermission('matrix-account.write'), (req, res) => { void answer(true)(req, res); });
-  RED.httpAdmin.post('/mantis/matrix-account/:id/verification/cancel', RED.auth.needsPermission('matrix-account.write'), (req, res) => { void answer(false)(req, res); });
+  const answered = (confirm: boolean) => (req: Request, res: Response): void => {
+    answer(confirm)(req, res).catch((e: Error) => {
+      RED.log.warn(`matrix-account verification answer: ${e.message}`);
+      if (!res.headersSent) res.status(500).json({ error: e.message });
+    });
+  };
+  RED.httpAdmin.post('/mantis/matrix-account/:id/verification/confirm', RED.auth.needsPermission('matrix-account.write'), answered(true));
+  RED.httpAdmin.post('/mantis/matrix-account/:id/verification/cancel', RED.auth.needsPermission('matrix-account.write'), answered(false));
 };

@@ -1,7 +1,7 @@
 // Emits chat commands from allowed users on verified devices (decrypted by the account).
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { MatrixAccountNode } from '../../lib/matrix/node-types';
-import type { CommandMessage } from '../../lib/matrix/bot';
+import type { CommandMessage } from '../../lib/matrix/types';
 
 interface InDef extends NodeDef { account: string }
 

@@ -2,7 +2,7 @@
 // the account's durable outbox (status shows the queue).
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { MatrixAccountNode, AccountStatus } from '../../lib/matrix/node-types';
-import { NotEncryptedError } from '../../lib/matrix/bot';
+import { NotEncryptedError } from '../../lib/matrix/types';
 import { toOutgoing, type OutMsg } from '../../lib/matrix/outgoing';
 
 interface OutDef extends NodeDef { account: string; rooms: string }
