@@ -26,7 +26,7 @@ interface VerificationState { pending: { id: string; emoji: [string, string][] }
 const state = async (): Promise<VerificationState> => await red.getJson('/mantis/matrix-account/acc/verification') as unknown as VerificationState;
 const alert = async (body: Record<string, unknown>): Promise<void> => {
   const r = await red.post('/alert', { roomId, ...body });
-  assert.equal(r.status, 200);
+  assert.equal(r.status, 200, `POST /alert: ${r.status}\n${red.proc?.output.slice(-3000)}`);
 };
 const botJoined = (): boolean => owner.client.getRoom(roomId)?.getMember(botId)?.membership === 'join';
 
@@ -167,7 +167,7 @@ test('Node-RED restarted while the homeserver is down: alerts from before and af
   const t0 = Date.now() - 1000;
   await syn.stop();
   await alert({ text: 'outage alert 1' });
-  await waitFor(async () => /queued 1/.test((await state()).status.text), 30_000, 'status shows queued 1');
+  await waitFor(async () => /queued 1/.test((await state()).status.text), 30_000, 'status shows queued 1').catch(async (e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(await state())}\n${red.proc?.output.slice(-3000)}`); });
   await red.stop();
   await red.start();
   // Queued while the bot cannot even sync: it must go behind the one left on disk, not replace it.

@@ -31,8 +31,9 @@ export class NodeRedProcess {
     await waitFor(async () => {
       if (this.proc?.exited) throw new Error(`node-red exited: ${this.proc.output}`);
       const r = await fetch(`${this.url}/flows`, { headers: { 'node-red-api-version': 'v2' } }).catch(() => undefined);
-      return r?.ok;
-    }, 60_000, 'node-red to answer');
+      // The admin API answers before the flows run (an http-in route would still be a 404).
+      return r?.ok && /Started flows/.test(this.proc?.output ?? '');
+    }, 60_000, 'node-red to answer and start its flows');
   }
 
   get pid(): number | undefined { return this.proc?.pid; }
@@ -44,6 +45,14 @@ export class NodeRedProcess {
     const r = await fetch(`${this.url}${path}`);
     if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
     return await r.json() as Record<string, unknown>;
+  }
+
+  /** A full deploy: every node is stopped and started again, as the editor's Deploy button does for a changed config node. */
+  async deploy(flow: unknown[]): Promise<void> {
+    const r = await fetch(`${this.url}/flows`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flow),
+    });
+    if (r.status !== 204) throw new Error(`deploy: ${r.status} ${await r.text()}`);
   }
 
   async post(path: string, body: unknown): Promise<Response> {

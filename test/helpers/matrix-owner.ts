@@ -2,7 +2,7 @@
 // crypto (what Element runs), in memory, in the test process.
 import type * as Sdk from 'matrix-js-sdk';
 import type { VerificationRequest, ShowSasCallbacks } from 'matrix-js-sdk/lib/crypto-api/verification.js';
-import { loadSdk } from '../../lib/matrix/bot';
+import { loadSdk } from '../../lib/matrix/sdk';
 import { decryptAttachment, type EncryptedFile } from '../../lib/matrix/attachment';
 import { waitFor } from './processes';
 
@@ -15,7 +15,8 @@ export class MatrixOwner {
   /** Every room message seen live, decrypted where possible (updated when keys arrive late). */
   readonly received = new Map<string, Received>();
 
-  constructor(readonly baseUrl: string, readonly userId: string, readonly password: string) {}
+  /** crossSign false: a second session of the user that its owner has not verified (no cross-signing set up by it). */
+  constructor(readonly baseUrl: string, readonly userId: string, readonly password: string, private readonly opts: { crossSign?: boolean } = {}) {}
 
   async start(): Promise<void> {
     const sdk = await loadSdk();
@@ -31,7 +32,7 @@ export class MatrixOwner {
       store: new sdk.MemoryStore(), scheduler: new sdk.MatrixScheduler(), verificationMethods: ['m.sas.v1'],
     });
     await this.client.initRustCrypto({ useIndexedDB: false });
-    await this.client.getCrypto()!.bootstrapCrossSigning({
+    if (this.opts.crossSign !== false) await this.client.getCrypto()!.bootstrapCrossSigning({
       authUploadDeviceSigningKeys: async (makeRequest) => {
         try { await makeRequest(null); } catch (err) {
           const session = (err as { data?: { session?: string } }).data?.session;
@@ -67,7 +68,7 @@ export class MatrixOwner {
       invite, preset: 'private_chat' as never, name: 'Mantis alerts',
       initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
     });
-    await waitFor(() => this.client.getRoom(roomId), 10_000, 'room in sync');
+    await waitFor(() => this.client.getRoom(roomId), 30_000, 'room in sync');
     return roomId;
   }
 
@@ -147,7 +148,8 @@ export function unrefLongTimers(minMs = 5000): void {
   }) as typeof setTimeout;
 }
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** `p`, or an error naming `what` after `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { venvBin, tempDir } from './paths';
 import { freePort, ServerProcess, waitFor } from './processes';
 
@@ -19,6 +20,8 @@ export class Synapse {
   port = 0;
   proc: ServerProcess | undefined;
   readonly secret = 'mantis-test-shared-secret';
+  /** Access tokens of the devices that registration created, by user id. */
+  private readonly tokens = new Map<string, string>();
   constructor(private readonly opts: SynapseOptions = {}) {
     this.dir = tempDir('synapse');
   }
@@ -94,7 +97,15 @@ export class Synapse {
       body: JSON.stringify({ nonce, username: name, password, admin, mac }),
     });
     if (!r.ok) throw new Error(`register ${name}: ${r.status} ${await r.text()}`);
+    this.tokens.set(`@${name}:localhost`, (await r.json() as { access_token: string }).access_token);
     return `@${name}:localhost`;
+  }
+
+  /** The devices of a registered user, as the homeserver lists them (registration made the first one). */
+  async devices(userId: string): Promise<string[]> {
+    const r = await fetch(`${this.url}/_matrix/client/v3/devices`, { headers: { authorization: `Bearer ${this.tokens.get(userId)}` } });
+    if (!r.ok) throw new Error(`devices of ${userId}: ${r.status}`);
+    return (await r.json() as { devices: { device_id: string }[] }).devices.map((d) => d.device_id).sort();
   }
 
   /** Rows of the events of a room as Synapse stored them (type + the JSON sent by clients). */
@@ -107,5 +118,90 @@ export class Synapse {
     ].join('\n');
     const out = execFileSync(venvBin('synapse', 'python'), ['-c', py, this.dbPath, roomId]).toString();
     return JSON.parse(out) as { type: string; json: Record<string, unknown> }[];
+  }
+}
+
+interface Rule { match: RegExp; arrived: () => void; held: Promise<void>; release: () => void; failWith?: number }
+
+/** What a test gets back from HoldingProxy.hold(). */
+export interface Held {
+  /** Resolves once a matching request reached the proxy (it has not reached Synapse). */
+  arrived: Promise<void>;
+  /** Lets it through to Synapse, unless its client gave up meanwhile. */
+  release(): void;
+}
+
+/**
+ * A loopback HTTP proxy in front of Synapse that can hold one request before it
+ * reaches the server (so a test can stop the bot exactly inside one await of
+ * its start), or answer one with an error. Everything else passes through.
+ */
+export class HoldingProxy {
+  private server: Server | undefined;
+  port = 0;
+  private rules: Rule[] = [];
+  /** "METHOD path" of every request, and "dropped ..." for a held one whose client went away. */
+  readonly seen: string[] = [];
+
+  constructor(private readonly target: () => string) {}
+
+  get url(): string { return `http://127.0.0.1:${this.port}`; }
+
+  async start(): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    this.server = createServer((req, res) => { void this.handle(req, res).catch(() => res.destroy()); });
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+  }
+
+  async stop(): Promise<void> {
+    for (const r of this.rules) r.release();
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Holds the next request whose "METHOD path" matches. */
+  hold(match: RegExp): Held {
+    let arrived!: () => void;
+    let release!: () => void;
+    const arrivedP = new Promise<void>((r) => { arrived = r; });
+    const held = new Promise<void>((r) => { release = r; });
+    this.rules.push({ match, arrived, held, release });
+    return { arrived: arrivedP, release };
+  }
+
+  /** Answers the next `times` requests that match with `status` (they never reach Synapse); resolves after the first. */
+  fail(match: RegExp, status: number, times = 1): Promise<void> {
+    let arrived!: () => void;
+    const p = new Promise<void>((r) => { arrived = r; });
+    for (let i = 0; i < times; i++) this.rules.push({ match, arrived, held: Promise.resolve(), release: () => undefined, failWith: status });
+    return p;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const line = `${req.method} ${(req.url ?? '').split('?')[0]}`;
+    this.seen.push(line);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let gone = false;
+    res.on('close', () => { if (!res.writableFinished) gone = true; });
+    const i = this.rules.findIndex((r) => r.match.test(line));
+    if (i >= 0) {
+      const rule = this.rules.splice(i, 1)[0]!;
+      rule.arrived();
+      if (rule.failWith) {
+        res.writeHead(rule.failWith, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errcode: 'M_UNKNOWN', error: 'failed by the test proxy' }));
+        return;
+      }
+      await rule.held;
+      if (gone) { this.seen.push(`dropped ${line}`); return; }
+    }
+    const up = httpRequest(`${this.target()}${req.url}`, { method: req.method, headers: { ...req.headers, host: new URL(this.target()).host } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => { if (!res.writableFinished) up.destroy(); });
+    up.end(Buffer.concat(chunks));
   }
 }
