@@ -119,6 +119,8 @@ export class XmppAccount extends EventEmitter {
     this.outbox.on('dropped', this.onDropped);
     this.outbox.on('bad', this.onBad);
     this.outbox.on('fault', this.onFault);
+    this.outbox.on('retry', this.onRetry);
+    this.outbox.on('sent', this.onSentOrDropped);
     this.outbox.start();
     this.stream.start();
   }
@@ -130,14 +132,25 @@ export class XmppAccount extends EventEmitter {
     // The stream first: a send in flight then fails at once instead of waiting for an ack.
     await this.stream.stop();
     await outboxStopped;
-    this.outbox.off('change', this.onQueue).off('dropped', this.onDropped).off('bad', this.onBad).off('fault', this.onFault);
+    this.outbox.off('change', this.onQueue).off('dropped', this.onDropped).off('bad', this.onBad).off('fault', this.onFault).off('retry', this.onRetry).off('sent', this.onSentOrDropped);
     this.omemo.off('bundle', this.onBundle);
   }
 
   private readonly onQueue = (n: number): void => { this.emit('queue', n); };
-  private readonly onDropped = (item: OutItem, e: Error): void => { for (const to of recipients(item)) this.emit('dropped', to, e.message); };
+  private readonly onDropped = (item: OutItem, e: Error): void => {
+    this.lastRetry = '';
+    for (const to of recipients(item)) this.emit('dropped', to, e.message);
+  };
   private readonly onBad = (path: string, e: Error): void => { this.warn(`an unreadable queued alert was moved to ${path}: ${e.message}`); };
   private readonly onFault = (e: Error): void => { this.warn(`outbox: ${e.message}`); };
+  /** A waiting alert is logged once per reason, not at every retry (offline shows in the status). */
+  private lastRetry = '';
+  private readonly onRetry = (e: Error): void => {
+    if (e.message === this.lastRetry || !this.stream.isOnline) return;
+    this.lastRetry = e.message;
+    this.warn(`an alert waits (${e.message}); retrying`);
+  };
+  private readonly onSentOrDropped = (): void => { this.lastRetry = ''; };
   private readonly onBundle = (b: Bundle): void => {
     if (!this.stream.isOnline) return; // published at the next login
     void this.publishBundle(b).catch((e: Error) => this.warn(`bundle publish: ${e.message}`));
