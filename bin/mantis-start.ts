@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   }
   env.MANTIS_MQTT_PORT ??= '1883';
   const mqtt = mqttLogin(env);
+  if (mqtt) console.log(`Mantis: storing the MQTT login ${mqtt.user} before the flow starts (Node-RED's "safe mode" lines below are that)`);
 
   const red = new EmbeddedNodeRed({
     userDir,
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     credentials: mqtt?.credentials,
   });
   await red.start();
-  if (mqtt) console.log(`Mantis: MQTT login ${mqtt.user} kept in the encrypted credentials (${userDir}/flows_cred.json)`);
+  if (mqtt) console.log(`Mantis: MQTT login ${mqtt.user} kept in the encrypted credentials (${join(userDir, 'flows_cred.json')})`);
   console.log(`Mantis: Node-RED editor on ${red.url}/ (user dir ${userDir}${login ? `, login ${login.username}` : ''})`);
 
   let stopping = false;

@@ -130,11 +130,18 @@ export class EmbeddedNodeRed {
  * the folder becomes 0700 and what Node-RED wrote before 0600 (new files follow the umask: npm start sets 077).
  */
 function lockUserDir(userDir: string): void {
-  chmodSync(userDir, 0o700);
+  const lock = (path: string, mode: number): void => {
+    try {
+      chmodSync(path, mode);
+    } catch (err) {
+      // Not ours to change (another owner): say so, and start anyway.
+      console.warn(`Mantis: could not make ${path} private: ${(err as Error).message}`);
+    }
+  };
+  lock(userDir, 0o700);
   for (const f of readdirSync(userDir)) {
-    if (/^(\.?flows_cred|\.config\.|\.sessions)/.test(f)) chmodSync(join(userDir, f), 0o600);
+    if (/^(\.?flows_cred|\.config\.|\.sessions)/.test(f)) lock(join(userDir, f), 0o600);
   }
-
 }
 
 /** Resolves true once the flow is loaded and held in safe mode; false when it could not be loaded (Node-RED says why). */

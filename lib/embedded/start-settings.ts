@@ -34,8 +34,10 @@ export function mqttLogin(env: NodeJS.ProcessEnv): { user: string; credentials: 
   const creds: Record<string, string> = password ? { user, password } : { user };
   return {
     user,
-    credentials: (flow) => Object.fromEntries(flow
-      .filter((n) => n.type === 'mqtt-broker' && n.broker === '${MANTIS_MQTT_HOST}')
-      .map((n) => [n.id, creds])),
+    credentials: (flow) => {
+      const brokers = flow.filter((n) => n.type === 'mqtt-broker' && n.broker === '${MANTIS_MQTT_HOST}');
+      if (!brokers.length) console.warn('Mantis: MANTIS_MQTT_USER is set, but no mqtt-broker node of the flow uses ${MANTIS_MQTT_HOST}; the login was not stored');
+      return Object.fromEntries(brokers.map((n) => [n.id, creds]));
+    },
   };
 }
