@@ -10,6 +10,7 @@ import { repoRoot, tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
 import { spawnMantisCli, startMantisCli } from './helpers/mantis-start';
 import { Mosquitto, Recorder } from './helpers/mosquitto';
+import { editorLogin, isLoopback, mqttLogin } from '../lib/embedded/start-settings';
 import { getJson } from './helpers/node-red-process';
 import { ffprobe, jpegSize, pidAlive } from './helpers/video';
 
@@ -171,3 +172,22 @@ test('npm start: no editor beyond loopback without a login; with MANTIS_ADMIN_PA
   assert.equal(flows.status, 200);
   assert.ok(((await flows.json()) as FlowNode[]).some((n) => n.type === 'alarm-panel'));
 });
+
+test('npm start settings: what counts as loopback, what a login hash must look like, where the broker login goes', () => {
+  for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LOCALHOST']) assert.ok(isLoopback(h), h);
+  for (const h of ['0.0.0.0', '::', '192.168.1.20', 'mantis.local', '127.0.0.1.example.org']) assert.ok(!isLoopback(h), h);
+  assert.equal(editorLogin({}), undefined);
+  assert.throws(() => editorLogin({ MANTIS_ADMIN_PASSWORD_HASH: 'hunter2' }), /not a bcrypt hash/);
+  const hash = `$2b$08$${'a'.repeat(53)}`;
+  assert.deepEqual(editorLogin({ MANTIS_ADMIN_PASSWORD_HASH: hash }), { username: 'admin', passwordHash: hash });
+  assert.throws(() => mqttLogin({ MANTIS_MQTT_PASSWORD: 'x' }), /MANTIS_MQTT_USER is not/);
+  const env: NodeJS.ProcessEnv = { MANTIS_MQTT_USER: 'mantis', MANTIS_MQTT_PASSWORD: 'pw' };
+  const login = mqttLogin(env)!;
+  assert.equal(env.MANTIS_MQTT_PASSWORD, undefined, 'the password leaves the environment once read');
+  const flow = [
+    { id: 'b1', type: 'mqtt-broker', broker: '${MANTIS_MQTT_HOST}' },
+    { id: 'b2', type: 'mqtt-broker', broker: 'other.example.org' },
+  ];
+  assert.deepEqual(login.credentials(flow), { b1: { user: 'mantis', password: 'pw' } }, 'only the broker that uses MANTIS_MQTT_HOST');
+});
+
