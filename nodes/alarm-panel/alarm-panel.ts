@@ -5,12 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Alarm, type AlarmState, type ArmMode, type CommandResult, type StateChange,
-  describeState, isArmMode,
+  describeState,
 } from '../../lib/alarm/alarm';
 import { HaBridge, type MqttLink, type PublishOptions } from '../../lib/ha/bridge';
 import { slug, type Availability } from '../../lib/ha/discovery';
 import { brokerRefusal, isLoginRefusal } from '../../lib/ha/broker-refusal';
 import type { MotionEvent } from '../../lib/motion/event';
+import { isCameraHealth, isMotionEvent, parseCommand, who } from '../../lib/alarm/panel-input';
 
 interface AlarmPanelDef extends NodeDef {
   broker?: string;
@@ -77,63 +78,6 @@ function list(s: string | undefined): string[] {
 function seconds(v: string | number | undefined, dflt: number): number {
   const n = Number(v);
   return v === undefined || v === '' || !Number.isFinite(n) || n < 0 ? dflt : n;
-}
-
-function isMotionEvent(p: unknown): p is MotionEvent {
-  if (!p || typeof p !== 'object') return false;
-  const e = p as Partial<MotionEvent>;
-  return (e.event === 'start' || e.event === 'update' || e.event === 'end') && Array.isArray(e.zones ?? []);
-}
-
-type Command =
-  | { command: 'arm'; mode: ArmMode; code?: string }
-  | { command: 'disarm'; code?: string }
-  | { command: 'trigger' }
-  | { command: 'status' };
-
-/** Commands the panel does not handle but that share the chat command stream (help, snapshot, ...). */
-const OTHERS_COMMANDS = new Set(['help', 'snapshot', 'record', 'exit']);
-
-/** Reads a command from msg.payload: {command, mode?, code?} or a string like "arm_away" / "disarm". */
-function parseCommand(msg: Msg): Command | 'other' | null {
-  const p = msg.payload;
-  const code = typeof msg.code === 'string' ? msg.code : undefined;
-  if (typeof p === 'string') {
-    const w = p.trim().toLowerCase();
-    if (w === 'arm') return { command: 'arm', mode: 'away', code };
-    if (w.startsWith('arm_') && isArmMode(w.slice(4))) return { command: 'arm', mode: w.slice(4) as ArmMode, code };
-    if (w === 'disarm') return { command: 'disarm', code };
-    if (w === 'trigger') return { command: 'trigger' };
-    if (w === 'status') return { command: 'status' };
-    return OTHERS_COMMANDS.has(w) ? 'other' : null;
-  }
-  if (p && typeof p === 'object' && !Buffer.isBuffer(p) && typeof (p as { command?: unknown }).command === 'string') {
-    const c = p as { command: string; mode?: unknown; code?: unknown };
-    const pc = typeof c.code === 'string' ? c.code : (typeof c.code === 'number' ? String(c.code) : code);
-    switch (c.command) {
-      case 'arm': {
-        if (c.mode !== undefined && !isArmMode(c.mode)) return null;
-        return { command: 'arm', mode: (c.mode as ArmMode | undefined) ?? 'away', code: pc };
-      }
-      case 'disarm': return { command: 'disarm', code: pc };
-      case 'trigger': return { command: 'trigger' };
-      case 'status': return { command: 'status' };
-      default: return OTHERS_COMMANDS.has(c.command) ? 'other' : null;
-    }
-  }
-  return null;
-}
-
-/** What motion-detect's second output sends when a camera stops or resumes sending frames. */
-interface CameraHealth { camera?: string; ok: boolean; reason?: string }
-function isCameraHealth(p: unknown): p is CameraHealth {
-  return !!p && typeof p === 'object' && typeof (p as CameraHealth).ok === 'boolean';
-}
-
-function who(msg: Msg): string {
-  const from = msg.from as { user?: unknown; via?: unknown } | undefined;
-  if (from && typeof from.user === 'string') return typeof from.via === 'string' ? `${from.via}:${from.user}` : from.user;
-  return typeof msg.by === 'string' ? msg.by : 'flow';
 }
 
 const STATE_FILL: Record<AlarmState, NodeStatus['fill']> = {
