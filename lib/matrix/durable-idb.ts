@@ -120,7 +120,14 @@ export function attachDurableStore(file: string, prefixes: string | readonly str
   const owner: Owner = { file, prefixes: mine, cache: new Map(), versions: new Map() };
   for (const name of [...inst.factory._databases.keys()]) if (mine.some((p) => name.startsWith(p))) inst.factory._databases.delete(name);
   if (existsSync(file)) {
-    const dump = deserialize(readFileSync(file)) as FileDump;
+    let dump: FileDump;
+    try {
+      dump = deserialize(readFileSync(file)) as FileDump;
+      if (!Array.isArray(dump?.dbs)) throw new Error('no databases in it');
+    } catch (e) {
+      // The crypto keys of this device are in it: never start over silently.
+      throw new Error(`${file} cannot be read (${(e as Error).message}); empty its folder to log in as a new device (verify it again)`);
+    }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Database = require(join(inst.libDir, 'Database.js')) as Ctor<RawDatabase>;
     // eslint-disable-next-line @typescript-eslint/no-require-imports

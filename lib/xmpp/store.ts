@@ -62,7 +62,15 @@ export class OmemoStore implements StorageType {
   /** Loads the store; returns false when there is none yet (call create()). */
   load(): boolean {
     if (!existsSync(this.file)) return false;
-    this.data = JSON.parse(readFileSync(this.file, 'utf8')) as StoreJson;
+    let data: StoreJson;
+    try {
+      data = JSON.parse(readFileSync(this.file, 'utf8')) as StoreJson;
+      if (typeof data?.deviceId !== 'number' || !data.identity) throw new Error('no identity in it');
+    } catch (e) {
+      // Never silently replace an identity: contacts trust this one. The owner decides.
+      throw new Error(`${this.file} cannot be read (${(e as Error).message}); move ${this.dir} aside to start as a new OMEMO device (contacts verify it again)`);
+    }
+    this.data = data;
     return true;
   }
 
