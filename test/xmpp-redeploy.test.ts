@@ -1,10 +1,11 @@
 // A redeploy while the xmpp-account is still starting (the first OMEMO key
 // generation of a fresh store) in a real Node-RED process (red.js) against a
 // real Prosody: the old account acquires nothing once stopped, the process
-// survives, and alerts arrive exactly once.
+// survives, and alerts arrive exactly once. And a queue file truncated by a
+// power cut: moved aside and reported, never a crash loop at every start.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Prosody, PROSODY_DOMAIN } from './helpers/prosody';
 import { OmemoPeer } from './helpers/omemo-peer';
@@ -111,4 +112,39 @@ test('an account removed while it generates its keys leaves none behind', async 
   assert.ok(existsSync(join(second, 'omemo-store.json')));
   assert.ok(!existsSync(join(first, 'omemo-store.json')), 'the stopped account wrote an identity nobody uses');
   assert.equal(arrived('to the first store'), 0, 'its queue stays on disk, for when it is deployed again');
+});
+
+test('a truncated outbox file is moved aside and reported once; Node-RED stays up and the other alerts arrive', async () => {
+  const storeDir = join(work, 'store-c');
+  const outboxDir = join(storeDir, 'outbox');
+  const queued = (): string[] => readdirSync(outboxDir).filter((f) => f.endsWith('.json')).sort();
+  await deploy(flow(storeDir, 'third'));
+  await alert('hello');
+  await waitFor(() => arrived('hello') > 0, 60_000, 'first alert of the third account');
+  // Three alerts wait while the server is down, then the power goes: the middle file keeps half of its bytes.
+  await prosody.stop();
+  for (const text of ['alert one', 'alert two', 'alert three']) await alert(text);
+  await waitFor(() => queued().length >= 3, 15_000, 'three alerts queued on disk');
+  await red.server.stop(10_000);
+  const files = queued();
+  const middle = join(outboxDir, files[files.length - 2]!);
+  const whole = readFileSync(middle, 'utf8');
+  writeFileSync(middle, whole.slice(0, whole.length >> 1));
+
+  await prosody.start();
+  await alice.stop();
+  alice = new OmemoPeer({ jid: ALICE, password: 'alicepw', port: prosody.c2sPort, store: join(work, 'alice.json') });
+  await alice.start();
+  red = await startNodeRedProcess(work);
+  await waitFor(() => arrived('alert three') > 0 || red.server.exited, 60_000, 'the alert behind the bad file');
+  assert.ok(!red.server.exited, `Node-RED exited:\n${red.server.output}`);
+  assert.equal(arrived('alert one'), 1);
+  assert.equal(arrived('alert two'), 0);
+  assert.deepEqual(readdirSync(join(outboxDir, 'bad')).filter((f) => f.endsWith('.json')).map((f) => readFileSync(join(outboxDir, 'bad', f), 'utf8')),
+    [whole.slice(0, whole.length >> 1)]);
+  assert.deepEqual(queued(), []);
+  const reports = red.server.output.split('\n').filter((l) => /unreadable queued/.test(l));
+  assert.equal(reports.length, 1, `reported once in the log:\n${red.server.output}`);
+  await alert('after');
+  await waitFor(() => arrived('after') > 0, 30_000, 'a later alert');
 });
