@@ -28,7 +28,7 @@ const median = (xs: number[]) => {
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 
 /** kB fields of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, ...); null once the process is gone. */
-function status(pid: number): Record<string, number> | null {
+export function status(pid: number): Record<string, number> | null {
   try {
     const out: Record<string, number> = {};
     for (const m of readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1]!] = Number(m[2]);
@@ -41,7 +41,7 @@ function status(pid: number): Record<string, number> | null {
  * long-lived ffmpeg writes the segment ring ('main'); the 'test' source has a second one that
  * generates and encodes the scene ('feeder', absent with a real camera); the rest are short jobs.
  */
-function descendants(pid: number): Array<{ pid: number; comm: string }> {
+export function descendants(pid: number): Array<{ pid: number; comm: string }> {
   const found: Array<{ pid: number; comm: string }> = [];
   const walk = (p: number) => {
     let tasks: string[] = [];

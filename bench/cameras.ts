@@ -1,0 +1,195 @@
+// Per-camera cost and reconnect times (`node dist/bench/run.js cameras`):
+//  1. A real Node-RED 5 process (red.js, the whole package installed) with 1,
+//     2 and 4 RTSP cameras (720p 10 fps H.264, stream copy; each
+//     mantis-camera -> camera-in -> motion-detect), all reading one real RTSP
+//     test camera (test/helpers/rtsp.ts, not counted). CPU of Node-RED and the
+//     camera ffmpegs as % of one core; memory as the sum of their Pss
+//     (/proc/PID/smaps_rollup: shared library pages counted once, split
+//     between the processes that map them, which a sum of RSS counts once per
+//     ffmpeg) and, for comparison, their RSS sum. A further camera costs
+//     (4 cameras - 1 camera) / 3.
+//  2. Time from a camera coming back to the next detection frame: an HTTP
+//     MJPEG server that returns after 4 s away, an RTSP server that returns,
+//     an RTSP server that froze (SIGSTOP) until the camera was marked away, then goes on.
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Camera } from '../lib/video/camera';
+import { MjpegCamera } from '../test/helpers/video';
+import { RtspCamera } from '../test/helpers/rtsp';
+import { repoRoot, tempDir } from '../test/helpers/paths';
+import { startNodeRedProcess } from '../test/helpers/node-red-process';
+import { freePort, sleep, waitFor } from '../test/helpers/processes';
+import { descendants, status } from './nodered';
+import type { Report } from './run';
+
+const WARMUP_MS = 15_000;
+const WINDOW_MS = Number(process.env.BENCH_CAMERAS_SECONDS ?? 30) * 1000;
+const RUNS = Number(process.env.BENCH_RECONNECT_RUNS ?? 3);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+
+function pssKb(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch { return 0; }
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch { return 0; }
+}
+
+function ringKb(pid: number): number {
+  let total = 0;
+  try {
+    for (const d of readdirSync('/dev/shm').filter((n) => n.startsWith(`mantis-ring-${pid}-`))) {
+      for (const f of readdirSync(join('/dev/shm', d))) total += statSync(join('/dev/shm', d, f)).blocks * 512;
+    }
+  } catch { /* no /dev/shm */ }
+  return total / 1024;
+}
+
+function camerasFlow(n: number, url: string): unknown[] {
+  return Array.from({ length: n }, (_, i) => [
+    { id: `cfg${i}`, type: 'mantis-camera', name: `camera ${i}`, source: 'rtsp', input: url, detectWidth: 320, detectFps: 5, codec: 'auto' },
+    { id: `in${i}`, type: 'camera-in', camera: `cfg${i}`, wires: [[`md${i}`], []] },
+    { id: `md${i}`, type: 'motion-detect', wires: [[]] },
+  ]).flat();
+}
+
+interface Cost { cameras: number; cpuPercent: number; pssKb: number; rssKb: number; nodeRedPssKb: number; ffmpegPssKb: number[]; ffmpegAnonKb: number[]; ringKb: number }
+
+async function costOf(n: number, url: string): Promise<Cost> {
+  const userDir = tempDir(`bench-cameras-${n}`);
+  mkdirSync(join(userDir, 'node_modules', '@mantis-alarm'), { recursive: true });
+  symlinkSync(repoRoot, join(userDir, 'node_modules', '@mantis-alarm', 'node-red-mantis'));
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(camerasFlow(n, url)));
+  const { server } = await startNodeRedProcess(userDir);
+  const pid = server.pid!;
+  try {
+    const mains = () => descendants(pid).filter((d) => d.comm === 'main').map((d) => d.pid);
+    await waitFor(() => mains().length === n, 30_000, `${n} camera ffmpegs`).catch((e: Error) => { throw new Error(`${e.message}\n${server.output}`); });
+    await sleep(WARMUP_MS);
+    const procs = [pid, ...mains()];
+    if (procs.length !== n + 1) throw new Error(`a camera ffmpeg was restarted during the warm-up:\n${server.output}`);
+    const c0 = procs.reduce((s, p) => s + cpuMs(p), 0), t0 = Date.now();
+    const pss: number[] = [], rss: number[] = [], nodePss: number[] = [], ring: number[] = [];
+    const ffPss = new Map<number, number[]>(), ffAnon = new Map<number, number[]>();
+    while (Date.now() - t0 < WINDOW_MS) {
+      let p = 0, r = 0;
+      for (const q of procs) {
+        const s = status(q);
+        if (!s) throw new Error(`process ${q} ended during the measurement:\n${server.output}`);
+        const qp = pssKb(q);
+        p += qp;
+        r += s.VmRSS ?? 0;
+        if (q === pid) nodePss.push(qp);
+        else {
+          ffPss.set(q, [...(ffPss.get(q) ?? []), qp]);
+          ffAnon.set(q, [...(ffAnon.get(q) ?? []), s.RssAnon ?? 0]);
+        }
+      }
+      pss.push(p);
+      rss.push(r);
+      ring.push(ringKb(pid));
+      await sleep(1000);
+    }
+    const cpu = procs.reduce((s, q) => s + cpuMs(q), 0) - c0;
+    return {
+      cameras: n,
+      cpuPercent: (cpu / (Date.now() - t0)) * 100,
+      pssKb: median(pss), rssKb: median(rss), nodeRedPssKb: median(nodePss),
+      ffmpegPssKb: [...ffPss.values()].map(median), ffmpegAnonKb: [...ffAnon.values()].map(median),
+      ringKb: median(ring),
+    };
+  } finally {
+    const kids = descendants(pid).map((c) => c.pid);
+    await server.stop(10_000);
+    for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* already gone */ } }
+    rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
+interface Server { start(): Promise<void>; stop(): Promise<void>; url: string }
+
+/** ms from the camera being back (server restarted or thawed) to the next detection frame. */
+async function backAfter(camera: Camera, away: () => Promise<void>, back: () => Promise<void>): Promise<number> {
+  let lastFrame = 0;
+  const onFrame = () => { lastFrame = Date.now(); };
+  camera.on('frame', onFrame);
+  try {
+    await waitFor(() => camera.status.state === 'watching' && lastFrame > 0, 30_000, 'watching');
+    await away();
+    await waitFor(() => camera.status.state !== 'watching', 40_000, 'the camera away');
+    await sleep(3000 + Math.random() * 2000); // away for a while, at a random phase of any back-off
+    await back();
+    const t = Date.now();
+    await waitFor(() => lastFrame > t, 60_000, 'frames again');
+    return lastFrame - t;
+  } finally {
+    camera.off('frame', onFrame);
+  }
+}
+
+async function reconnectTimes(kind: 'http' | 'rtsp' | 'rtsp-frozen'): Promise<number[]> {
+  const port = await freePort();
+  const server: Server & { freeze?: () => void; thaw?: () => void; close?: () => Promise<void> } = kind === 'http' ? new MjpegCamera(port, '1280x720') : new RtspCamera(port);
+  await server.start();
+  const camera = new Camera({ name: kind, source: kind === 'http' ? 'http' : 'rtsp', input: server.url });
+  camera.start();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      times.push(kind === 'rtsp-frozen'
+        ? await backAfter(camera, async () => server.freeze!(), async () => server.thaw!())
+        : await backAfter(camera, () => server.stop(), () => server.start()));
+    }
+  } finally {
+    await camera.stop();
+    await (server.close ?? server.stop).call(server);
+  }
+  return times;
+}
+
+export async function run(report: Report): Promise<void> {
+  const rtsp = new RtspCamera(await freePort());
+  await rtsp.start();
+  const costs: Cost[] = [];
+  try {
+    for (const n of [1, 2, 4]) costs.push(await costOf(n, rtsp.url));
+  } finally {
+    await rtsp.close();
+  }
+  const [one, , four] = costs as [Cost, Cost, Cost];
+  const detail = costs.map((c) => ({
+    cameras: c.cameras, cpuPercent: Number(c.cpuPercent.toFixed(1)), pssMB: mb(c.pssKb), rssSumMB: mb(c.rssKb), nodeRedPssMB: mb(c.nodeRedPssKb),
+    ffmpegPssMB: c.ffmpegPssKb.map(mb), ffmpegAnonMB: c.ffmpegAnonKb.map(mb), ringInDevShmMB: mb(c.ringKb),
+  }));
+  const common = { source: 'RTSP 1280x720 10 fps H.264, stream copy; camera-in -> motion-detect each', windowSeconds: WINDOW_MS / 1000, runs: detail };
+  report({
+    name: 'cameras_cpu_per_camera', value: Number(((four.cpuPercent - one.cpuPercent) / 3).toFixed(1)), unit: '% of one core',
+    how: 'CPU of Node-RED + camera ffmpegs, (4 cameras - 1) / 3', oneCameraPercent: Number(one.cpuPercent.toFixed(1)), ...common,
+  });
+  report({
+    name: 'cameras_memory_per_further_camera', value: mb((four.pssKb - one.pssKb) / 3), unit: 'MB', target: 25,
+    how: 'sum of Pss (smaps_rollup) of Node-RED + camera ffmpegs, (4 cameras - 1) / 3; the ring in /dev/shm apart',
+    rssSumPerFurtherCameraMB: mb((four.rssKb - one.rssKb) / 3), ringPerCameraMB: mb(four.ringKb / 4), ...common,
+  });
+  for (const kind of ['http', 'rtsp', 'rtsp-frozen'] as const) {
+    const times = await reconnectTimes(kind);
+    report({
+      name: `camera_back_${kind.replace('-', '_')}`, value: median(times), unit: 'ms', target: 2000, runs: times,
+      how: kind === 'rtsp-frozen'
+        ? 'RTSP server stopped (SIGSTOP) until the camera is marked away, 3-5 s more, then SIGCONT: ms to the next detection frame'
+        : `${kind === 'http' ? 'HTTP MJPEG 1280x720' : 'RTSP 1280x720 H.264'} server gone 3-5 s after the camera is marked away, then back on the same port: ms to the next detection frame`,
+    });
+  }
+}
