@@ -11,7 +11,7 @@
 //  2. Time from a camera coming back to the next detection frame: an HTTP
 //     MJPEG server that returns after 4 s away, an RTSP server that returns,
 //     an RTSP server that froze (SIGSTOP) until the camera was marked away, then goes on.
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import { MjpegCamera } from '../test/helpers/video';
@@ -19,42 +19,23 @@ import { RtspCamera } from '../test/helpers/rtsp';
 import { repoRoot, tempDir } from '../test/helpers/paths';
 import { startNodeRedProcess } from '../test/helpers/node-red-process';
 import { freePort, sleep, waitFor } from '../test/helpers/processes';
-import { descendants, status } from './nodered';
+import { descendants, mb, median, ringKb, status } from './nodered';
+import { cpuMs as cpuMsOf } from './video';
 import type { Report } from './run';
 
 const WARMUP_MS = 15_000;
 const WINDOW_MS = Number(process.env.BENCH_CAMERAS_SECONDS ?? 30) * 1000;
 const RUNS = Number(process.env.BENCH_RECONNECT_RUNS ?? 3);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+/** CPU ms of a process; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try { return cpuMsOf(pid); } catch { return 0; }
+}
 
 function pssKb(pid: number): number {
   try {
     return Number(/^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   } catch { return 0; }
-}
-
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_MS;
-  } catch { return 0; }
-}
-
-function ringKb(pid: number): number {
-  let total = 0;
-  try {
-    for (const d of readdirSync('/dev/shm').filter((n) => n.startsWith(`mantis-ring-${pid}-`))) {
-      for (const f of readdirSync(join('/dev/shm', d))) total += statSync(join('/dev/shm', d, f)).blocks * 512;
-    }
-  } catch { /* no /dev/shm */ }
-  return total / 1024;
 }
 
 function camerasFlow(n: number, url: string): unknown[] {

@@ -21,11 +21,11 @@ const SECONDS = Number(process.env.BENCH_NODERED_SECONDS ?? 60);
 const WARMUP_MS = 15_000;
 const VIDEO_NODES = ['mantis-camera', 'camera-in', 'motion-detect', 'record-clip'];
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+export const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 
 /** kB fields of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, ...); null once the process is gone. */
 export function status(pid: number): Record<string, number> | null {
@@ -88,7 +88,7 @@ function exampleFlow(): unknown[] {
 interface Setup { install: 'package' | 'video-nodes' | 'none'; flow: unknown[]; seconds: number; nodeOptions?: string }
 
 /** du of the camera's segment ring in /dev/shm (tmpfs pages: RAM, but in no process's RSS). */
-function ringKb(pid: number): number {
+export function ringKb(pid: number): number {
   let total = 0;
   try {
     for (const d of readdirSync('/dev/shm').filter((n) => n.startsWith(`mantis-ring-${pid}-`))) {

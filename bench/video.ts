@@ -44,7 +44,7 @@ function input1080p(): string {
 }
 
 /** utime + stime of a process in ms (Linux /proc; 100 ticks per second). */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;

@@ -2,6 +2,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StateLog } from '../lib/common/state-log';
 import { Camera } from '../lib/video/camera';
 import type { GrayFrame } from '../lib/video/frame';
 import { cameraConfig } from '../lib/video/camera-settings';
@@ -118,6 +119,21 @@ test('rpicam: the raw H.264 piped by the camera program is watched and recorded 
   } finally {
     await cam.stop();
   }
+});
+
+test('the state log: a change is logged, a repeat or a flap back within 10 min is not, a reminder after 10 min', () => {
+  let now = Date.parse('2026-12-02T10:00:00Z');
+  const log = new StateLog(600_000, () => now);
+  const tick = (s: number) => { now += s * 1000; };
+  assert.equal(log.note('away:refused', 'away: refused'), 'away: refused');
+  for (let i = 0; i < 20; i++) { tick(8); assert.equal(log.note('away:refused', 'away: refused'), null, 'a retry'); }
+  assert.equal(log.note('error:401', '401'), '401', 'a different failure');
+  assert.equal(log.note('watching', 'watching again'), 'watching again', 'the recovery');
+  tick(30);
+  assert.equal(log.note('away:refused', 'away: refused'), null, 'a flap back to a state logged 3 min ago');
+  assert.equal(log.note('watching', 'watching again'), null);
+  tick(600);
+  assert.match(log.note('watching', 'watching again') ?? '', /^watching again \(still so since .*\) \(2 more changes in the last 10 min not logged\)$/);
 });
 
 describe('camera-in in Node-RED', () => {
