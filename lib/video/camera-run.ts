@@ -57,8 +57,9 @@ export class CameraRun extends EventEmitter {
     const cmds = buildCameraCommands(config, { ringDir: ring.dir, encode, startNumber, framesTo: `file:${framesFifo}` });
     // A feeder (rpicam-vid, the demo scene) writes straight into ffmpeg's stdin: the stream never
     // passes through JavaScript, which would copy every byte and keep Node's heap churning.
-    const feeder = cmds.feeder ? spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] }) : undefined;
+    // The FIFO first: if it cannot be made, nothing has been spawned yet.
     const framePipe = openFramePipe(framesFifo, readBuffer, (chunk) => this.onFrameBytes(chunk));
+    const feeder = cmds.feeder ? spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] }) : undefined;
     const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [feeder?.stdout ?? 'ignore', 'ignore', 'pipe', 'pipe'] });
     // Our copy of the pipe's read end: closed, so that the feeder gets EPIPE when ffmpeg goes.
     feeder?.stdout?.destroy();
@@ -66,7 +67,11 @@ export class CameraRun extends EventEmitter {
     this.feeder = feeder;
     let pending = feeder ? 2 : 1;
     let code: number | null = null, signal: NodeJS.Signals | null = null;
-    const oneGone = () => {
+    // A process that fails to spawn may report both 'error' and 'exit': count each process once.
+    const gone = new Set<ChildProcess>();
+    const oneGone = (p: ChildProcess) => {
+      if (gone.has(p)) return;
+      gone.add(p);
       if (--pending > 0) return;
       clearInterval(this.watchdog);
       framePipe.destroy();
@@ -76,9 +81,9 @@ export class CameraRun extends EventEmitter {
       feeder.stderr!.on('data', (b: Buffer) => { this.stderr = (this.stderr + b.toString()).slice(-8000); });
       feeder.once('error', (e: NodeJS.ErrnoException) => {
         this.fatal(e.code === 'ENOENT' ? `${cmds.feeder!.cmd} not found` : e.message);
-        oneGone();
+        oneGone(feeder);
       });
-      feeder.once('exit', oneGone);
+      feeder.once('exit', () => oneGone(feeder));
     }
     main.stderr!.on('data', (b: Buffer) => this.onStderr(b));
     let list = '';
@@ -97,7 +102,7 @@ export class CameraRun extends EventEmitter {
     });
     main.once('error', (e: NodeJS.ErrnoException) => {
       this.fatal(e.code === 'ENOENT' ? `ffmpeg not found ("${cmds.main.cmd}"); install ffmpeg or set its path` : e.message);
-      oneGone();
+      oneGone(main);
     });
     main.once('exit', (c, s) => {
       code = c;
@@ -105,7 +110,7 @@ export class CameraRun extends EventEmitter {
       feeder?.kill('SIGKILL');
       // The segment being written when ffmpeg died was never listed: drop it.
       rmSync(join(ring.dir, `seg${String(this.lastNumber + 1).padStart(9, '0')}.ts`), { force: true });
-      oneGone();
+      oneGone(main);
     });
     this.watchdog = setInterval(() => {
       if (Date.now() - this.lastActivity < config.stallTimeoutMs) return;

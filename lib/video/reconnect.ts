@@ -2,7 +2,7 @@
 // counted from the attempt's start (an attempt that waited on a frozen stream
 // for longer than the back-off is retried at once), and while the camera is
 // plainly away (its port closed, its device gone) a cheap check every
-// checkMs instead of an ffmpeg per attempt.
+// checkMs (a TCP connect: next to nothing) instead of an ffmpeg per attempt.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../common/backoff';
 
@@ -12,7 +12,7 @@ export class Reconnect {
   constructor(
     maxBackoffMs: number,
     private readonly reachable: (() => Promise<boolean>) | null,
-    private readonly checkMs = 500,
+    private readonly checkMs = 250,
   ) {
     this.backoff = new Backoff(1000, maxBackoffMs);
   }

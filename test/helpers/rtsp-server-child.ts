@@ -3,10 +3,11 @@
 // SIGSTOP like a hung camera. It relays the RTP packets that a real ffmpeg
 // sends it over UDP (`-f rtp`) to every client that has sent PLAY, and answers
 // DESCRIBE with that ffmpeg's SDP. Prints "udp <rtp> <rtcp>" once its UDP
-// ports are bound, then one "connection" line per TCP connection accepted.
+// ports are bound, "listening" once the stream's SDP is there and the RTSP port
+// open, then one "connection" line per TCP connection accepted.
 // argv: tcpPort sdpPath
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 
 const [tcpPort, sdpPath] = [Number(process.argv[2]), process.argv[3]!];
@@ -87,8 +88,13 @@ const server = createServer((sock) => {
   sock.on('close', () => playing.delete(sock));
 });
 
+// Like a camera booting: the RTSP port opens once there is a stream to describe.
+function listenOnceStreaming(): void {
+  if (!existsSync(sdpPath)) { setTimeout(listenOnceStreaming, 50); return; }
+  server.listen(tcpPort, '127.0.0.1', () => process.stdout.write('listening\n'));
+}
+
 rtp.bind(0, '127.0.0.1', () => rtcp.bind(0, '127.0.0.1', () => {
-  server.listen(tcpPort, '127.0.0.1', () => {
-    process.stdout.write(`udp ${rtp.address().port} ${rtcp.address().port}\n`);
-  });
+  process.stdout.write(`udp ${rtp.address().port} ${rtcp.address().port}\n`);
+  listenOnceStreaming();
 }));

@@ -59,6 +59,7 @@ export class RtspCamera {
     const server = spawn(process.execPath, [join(__dirname, 'rtsp-server-child.js'), String(this.port), sdp], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.server = server;
     let udp = '';
+    let listening = false;
     let out = '';
     server.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
@@ -68,6 +69,7 @@ export class RtspCamera {
         out = out.slice(nl + 1);
         if (line === 'connection') this.connections++;
         else if (line.startsWith('udp ')) udp = line;
+        else if (line === 'listening') listening = true;
       }
     });
     await waitFor(() => udp || gone(server), 10_000, 'the RTSP server');
@@ -77,7 +79,8 @@ export class RtspCamera {
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', this.file,
       '-map', '0:v:0', '-c', 'copy', '-f', 'rtp', '-sdp_file', sdp, `rtp://127.0.0.1:${rtpPort}?rtcpport=${rtcpPort}`,
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitFor(() => existsSync(sdp), 10_000, 'the RTP stream\'s SDP');
+    await waitFor(() => listening || gone(server), 10_000, 'the RTSP server to open its port');
+    if (gone(server)) throw new Error(`RTSP server on port ${this.port} exited`);
   }
 
   freeze(): void {
