@@ -52,6 +52,8 @@ export function openAccountStore(sdk: SdkModule, storeDir: string, userId: strin
  * that sync brought, so the two never disagree by more than one sync.
  */
 export function keepSyncToken(sdk: SdkModule, client: Sdk.MatrixClient, store: Sdk.IndexedDBStore, log: Log): () => void {
+  // We are the only writer: a save the SDK started would make ours join it with older data and skip this token.
+  store.wantsSave = () => false;
   let saved: string | null = null;
   let saving: Promise<void> = Promise.resolve();
   const onSync = (state: Sdk.SyncState): void => {

@@ -100,17 +100,19 @@ export class MatrixOwner {
   }
 
   /**
-   * Verifies `userId` by emoji in the room, as Element does (owner starts).
+   * Verifies `userId` by emoji in the room (or with `toDevice`, by to-device messages to that device), as Element does (owner starts).
    * `compare` gets the owner's emoji names and must resolve once the other side
    * confirmed (the test does that through the editor endpoint).
    */
-  async verify(userId: string, roomId: string, onEmoji: (names: string[]) => Promise<void>): Promise<void> {
+  async verify(userId: string, roomId: string, onEmoji: (names: string[]) => Promise<void>, toDevice?: string): Promise<void> {
     const sdk = await loadSdk();
     const crypto = this.client.getCrypto()!;
     // Fetch the other user's keys first (a member who just joined may not track them yet).
     await crypto.getUserDeviceInfo([userId], true);
-    // ("unknown userId" until the keys query for a newly shared room has finished)
-    const req: VerificationRequest = await waitFor(() => crypto.requestVerificationDM(userId, roomId), 20_000, 'verification request');
+    // ("unknown userId" until the keys query for a newly shared room has finished.) With toDevice:
+    // the request goes to that device by to-device messages instead of into the room.
+    const req: VerificationRequest = await waitFor(() => (toDevice ? crypto.requestDeviceVerification(userId, toDevice)
+      : crypto.requestVerificationDM(userId, roomId)), 20_000, 'verification request');
     await waitFor(() => req.phase === sdk.VerificationPhase.Ready || req.phase === sdk.VerificationPhase.Cancelled, 20_000, 'request ready');
     if (req.phase === sdk.VerificationPhase.Cancelled) throw new Error(`verification cancelled: ${req.cancellationCode}`);
     const verifier = await req.startVerification('m.sas.v1');
