@@ -29,7 +29,7 @@ interface AccountState { pending: { id: string; emoji: [string, string][] } | nu
 const state = async (): Promise<AccountState> => await red.getJson('/mantis/matrix-account/acc/verification') as unknown as AccountState;
 const flow = (): unknown[] => matrixTestFlow(proxy.url, botId, OWNER, NIO);
 const storeDir = (): string => join(red.userDir, 'mantis-matrix', botId.replace(':', '_'));
-const session = (): { deviceId: string } => JSON.parse(readFileSync(join(storeDir(), 'session.json'), 'utf8')) as { deviceId: string };
+const session = (): { deviceId: string; accessToken: string } => JSON.parse(readFileSync(join(storeDir(), 'session.json'), 'utf8')) as { deviceId: string; accessToken: string };
 const alive = (): void => assert.ok(!red.proc?.exited, `Node-RED exited:\n${red.proc?.output.slice(-4000)}`);
 /** Node-RED's log since `mark` (an index into its output). */
 const logSince = (mark: number): string => (red.proc?.output ?? '').slice(mark);
@@ -132,6 +132,16 @@ test('verification requests cancelled before the accept, or whose accept fails, 
     assert.equal(ok.status, 200);
   }, botDevice);
   assert.ok(await owner.isVerified(botId, botDevice));
+  // Done on the bot's side too once its signature of the owner's identity is at the homeserver
+  // (a user-signing signature is shown only to its signer: asked with the bot's own token).
+  await waitFor(async () => {
+    const r = await fetch(`${syn.url}/_matrix/client/v3/keys/query`, {
+      method: 'POST', headers: { authorization: `Bearer ${session().accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device_keys: { [OWNER]: [] } }),
+    });
+    const keys = await r.json() as { master_keys?: Record<string, { signatures?: Record<string, unknown> }> };
+    return !!keys.master_keys?.[OWNER]?.signatures?.[botId];
+  }, 30_000, "the bot's signature on the owner's identity");
 });
 
 test('a restart right after the verification: connected at once, no emoji to compare, old invites not handled again', async () => {

@@ -51,7 +51,7 @@ export function openAccountStore(sdk: SdkModule, storeDir: string, userId: strin
  * saves every five minutes only). The crypto store has then committed what
  * that sync brought, so the two never disagree by more than one sync.
  */
-export function keepSyncToken(sdk: SdkModule, client: Sdk.MatrixClient, store: Sdk.IndexedDBStore, log: Log): () => void {
+export function keepSyncToken(sdk: SdkModule, client: Sdk.MatrixClient, store: Sdk.IndexedDBStore, log: Log): () => Promise<void> {
   // We are the only writer: a save the SDK started would make ours join it with older data and skip this token.
   store.wantsSave = () => false;
   let saved: string | null = null;
@@ -64,5 +64,10 @@ export function keepSyncToken(sdk: SdkModule, client: Sdk.MatrixClient, store: S
     saving = saving.then(() => store.save(true)).catch((e: Error) => log('warn', `saving the sync state: ${e.message}`));
   };
   client.on(sdk.ClientEvent.Sync, onSync);
-  return () => client.off(sdk.ClientEvent.Sync, onSync);
+  // On stop: the save in flight, then what the last sync brought (a restart must not see it again).
+  return async () => {
+    client.off(sdk.ClientEvent.Sync, onSync);
+    await saving;
+    if (store.getSyncToken() !== saved) await store.save(true).catch((e: Error) => log('warn', `saving the sync state: ${e.message}`));
+  };
 }
