@@ -32,12 +32,8 @@ export function openAccountStore(sdk: SdkModule, storeDir: string, userId: strin
   if (resumed && !existsSync(file)) {
     throw new Error(`crypto store ${file} is missing for device ${deviceId}; empty ${storeDir} to log in as a new device`);
   }
-  try {
-    // The SDK names its sync database "matrix-js-sdk:<dbName>".
-    attachDurableStore(file, [cryptoPrefix, `matrix-js-sdk:${syncName}`]);
-  } catch (e) {
-    throw new Error(`crypto store ${file} cannot be read (${(e as Error).message}); empty ${storeDir} to log in as a new device`);
-  }
+  // The SDK names its sync database "matrix-js-sdk:<dbName>". (An unreadable file fails with its path and the way out.)
+  attachDurableStore(file, [cryptoPrefix, `matrix-js-sdk:${syncName}`]);
   const sync = new sdk.IndexedDBStore({ indexedDB: (globalThis as unknown as { indexedDB: IDBFactory }).indexedDB, dbName: syncName });
   const release = async (): Promise<void> => {
     await sync.destroy().catch(() => undefined);
