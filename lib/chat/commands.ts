@@ -1,7 +1,10 @@
 // Chat commands shared by the Matrix and XMPP nodes: MANTIS's long forms plus short aliases.
 
-export type ArmMode = 'away' | 'home' | 'night' | 'vacation';
-export const ARM_MODES: readonly ArmMode[] = ['away', 'home', 'night', 'vacation'];
+import { isArmMode, type ArmMode } from '../alarm/alarm';
+
+export type { ArmMode };
+/** The modes in the order the help lists them (away first: it is the default). */
+const ARM_WORDS: readonly ArmMode[] = ['away', 'home', 'night', 'vacation'];
 
 export type ChatCommand =
   | { command: 'help' }
@@ -75,11 +78,11 @@ export function parseCommand(text: string): ChatCommand | CommandError | null {
       let mode: ArmMode = 'away';
       let rest = args;
       const first = args[0]?.toLowerCase();
-      if (first && (ARM_MODES as readonly string[]).includes(first)) {
-        mode = first as ArmMode;
+      if (isArmMode(first)) {
+        mode = first;
         rest = args.slice(1);
       }
-      if (rest.length > 1) return { error: `usage: !arm [${ARM_MODES.join('|')}] [code]` };
+      if (rest.length > 1) return { error: `usage: !arm [${ARM_WORDS.join('|')}] [code]` };
       return rest.length ? { command: 'arm', mode, code: rest[0] } : { command: 'arm', mode };
     }
     case 'disarm':
