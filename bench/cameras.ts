@@ -3,11 +3,13 @@
 //     2 and 4 RTSP cameras (720p 10 fps H.264, stream copy; each
 //     mantis-camera -> camera-in -> motion-detect), all reading one real RTSP
 //     test camera (test/helpers/rtsp.ts, not counted). CPU of Node-RED and the
-//     camera ffmpegs as % of one core; memory as the sum of their Pss
-//     (/proc/PID/smaps_rollup: shared library pages counted once, split
-//     between the processes that map them, which a sum of RSS counts once per
-//     ffmpeg) and, for comparison, their RSS sum. A further camera costs
-//     (4 cameras - 1 camera) / 3.
+//     camera ffmpegs as % of one core; memory as their USS
+//     (/proc/PID/smaps_rollup Private_Clean + Private_Dirty: what only that
+//     process holds; the ~43 MB of ffmpeg's shared libraries are in memory
+//     once however many ffmpegs map them, yet a sum of RSS counts them once
+//     per ffmpeg), and for comparison their Pss and RSS sums. A further
+//     camera costs one camera ffmpeg plus (4 cameras - 1 camera) / 3 of
+//     Node-RED's growth, from its lowest sample (after a collection).
 //  2. Time from a camera coming back to the next detection frame: an HTTP
 //     MJPEG server that returns after 4 s away, an RTSP server that returns,
 //     an RTSP server that froze (SIGSTOP) until the camera was marked away, then goes on.
@@ -32,10 +34,13 @@ function cpuMs(pid: number): number {
   try { return cpuMsOf(pid); } catch { return 0; }
 }
 
-function pssKb(pid: number): number {
+/** Pss and USS (Private_Clean + Private_Dirty: what ending the process would free) in kB. */
+function rollup(pid: number): { pss: number; uss: number } {
   try {
-    return Number(/^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-  } catch { return 0; }
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0);
+    return { pss: kb('Pss'), uss: kb('Private_Clean') + kb('Private_Dirty') };
+  } catch { return { pss: 0, uss: 0 }; }
 }
 
 function camerasFlow(n: number, url: string): unknown[] {
@@ -46,7 +51,7 @@ function camerasFlow(n: number, url: string): unknown[] {
   ]).flat();
 }
 
-interface Cost { cameras: number; cpuPercent: number; pssKb: number; rssKb: number; nodeRedPssKb: number; ffmpegPssKb: number[]; ffmpegAnonKb: number[]; ringKb: number }
+interface Cost { cameras: number; cpuPercent: number; ussKb: number; nodeRedUssFloorKb: number; pssKb: number; rssKb: number; nodeRedUssKb: number; ffmpegUssKb: number[]; ffmpegPssKb: number[]; ringKb: number }
 
 async function costOf(n: number, url: string): Promise<Cost> {
   const userDir = tempDir(`bench-cameras-${n}`);
@@ -62,22 +67,24 @@ async function costOf(n: number, url: string): Promise<Cost> {
     const procs = [pid, ...mains()];
     if (procs.length !== n + 1) throw new Error(`a camera ffmpeg was restarted during the warm-up:\n${server.output}`);
     const c0 = procs.reduce((s, p) => s + cpuMs(p), 0), t0 = Date.now();
-    const pss: number[] = [], rss: number[] = [], nodePss: number[] = [], ring: number[] = [];
-    const ffPss = new Map<number, number[]>(), ffAnon = new Map<number, number[]>();
+    const uss: number[] = [], pss: number[] = [], rss: number[] = [], nodeUss: number[] = [], ring: number[] = [];
+    const ffUss = new Map<number, number[]>(), ffPss = new Map<number, number[]>();
     while (Date.now() - t0 < WINDOW_MS) {
-      let p = 0, r = 0;
+      let u = 0, p = 0, r = 0;
       for (const q of procs) {
         const s = status(q);
         if (!s) throw new Error(`process ${q} ended during the measurement:\n${server.output}`);
-        const qp = pssKb(q);
-        p += qp;
+        const m = rollup(q);
+        u += m.uss;
+        p += m.pss;
         r += s.VmRSS ?? 0;
-        if (q === pid) nodePss.push(qp);
+        if (q === pid) nodeUss.push(m.uss);
         else {
-          ffPss.set(q, [...(ffPss.get(q) ?? []), qp]);
-          ffAnon.set(q, [...(ffAnon.get(q) ?? []), s.RssAnon ?? 0]);
+          ffUss.set(q, [...(ffUss.get(q) ?? []), m.uss]);
+          ffPss.set(q, [...(ffPss.get(q) ?? []), m.pss]);
         }
       }
+      uss.push(u);
       pss.push(p);
       rss.push(r);
       ring.push(ringKb(pid));
@@ -87,8 +94,8 @@ async function costOf(n: number, url: string): Promise<Cost> {
     return {
       cameras: n,
       cpuPercent: (cpu / (Date.now() - t0)) * 100,
-      pssKb: median(pss), rssKb: median(rss), nodeRedPssKb: median(nodePss),
-      ffmpegPssKb: [...ffPss.values()].map(median), ffmpegAnonKb: [...ffAnon.values()].map(median),
+      ussKb: median(uss), nodeRedUssFloorKb: Math.min(...nodeUss), pssKb: median(pss), rssKb: median(rss), nodeRedUssKb: median(nodeUss),
+      ffmpegUssKb: [...ffUss.values()].map(median), ffmpegPssKb: [...ffPss.values()].map(median),
       ringKb: median(ring),
     };
   } finally {
@@ -151,18 +158,23 @@ export async function run(report: Report): Promise<void> {
   }
   const [one, , four] = costs as [Cost, Cost, Cost];
   const detail = costs.map((c) => ({
-    cameras: c.cameras, cpuPercent: Number(c.cpuPercent.toFixed(1)), pssMB: mb(c.pssKb), rssSumMB: mb(c.rssKb), nodeRedPssMB: mb(c.nodeRedPssKb),
-    ffmpegPssMB: c.ffmpegPssKb.map(mb), ffmpegAnonMB: c.ffmpegAnonKb.map(mb), ringInDevShmMB: mb(c.ringKb),
+    cameras: c.cameras, cpuPercent: Number(c.cpuPercent.toFixed(1)), ussSumMB: mb(c.ussKb), pssSumMB: mb(c.pssKb), rssSumMB: mb(c.rssKb),
+    nodeRedUssMB: mb(c.nodeRedUssKb), nodeRedUssFloorMB: mb(c.nodeRedUssFloorKb), ffmpegUssMB: c.ffmpegUssKb.map(mb), ffmpegPssMB: c.ffmpegPssKb.map(mb), ringInDevShmMB: mb(c.ringKb),
   }));
+  const nodeRedGrowth = (four.nodeRedUssFloorKb - one.nodeRedUssFloorKb) / 3;
   const common = { source: 'RTSP 1280x720 10 fps H.264, stream copy; camera-in -> motion-detect each', windowSeconds: WINDOW_MS / 1000, runs: detail };
   report({
     name: 'cameras_cpu_per_camera', value: Number(((four.cpuPercent - one.cpuPercent) / 3).toFixed(1)), unit: '% of one core',
     how: 'CPU of Node-RED + camera ffmpegs, (4 cameras - 1) / 3', oneCameraPercent: Number(one.cpuPercent.toFixed(1)), ...common,
   });
   report({
-    name: 'cameras_memory_per_further_camera', value: mb((four.pssKb - one.pssKb) / 3), unit: 'MB', target: 25,
-    how: 'sum of Pss (smaps_rollup) of Node-RED + camera ffmpegs, (4 cameras - 1) / 3; the ring in /dev/shm apart',
-    rssSumPerFurtherCameraMB: mb((four.rssKb - one.rssKb) / 3), ringPerCameraMB: mb(four.ringKb / 4), ...common,
+    name: 'cameras_memory_per_further_camera', value: mb(median(four.ffmpegUssKb) + nodeRedGrowth), unit: 'MB', target: 25,
+    how: 'USS (Private_Clean + Private_Dirty, smaps_rollup) of a camera ffmpeg (median) + the growth of Node-RED\'s USS floor ' +
+      '(its lowest sample, just after a garbage collection: the median moves by +-20 MB with the collector), (4 cameras - 1) / 3; the ring in /dev/shm apart',
+    ffmpegUssMB: mb(median(four.ffmpegUssKb)), nodeRedGrowthPerCameraMB: mb(nodeRedGrowth),
+    ussSumPerFurtherCameraMB: mb((four.ussKb - one.ussKb) / 3), pssSumPerFurtherCameraMB: mb((four.pssKb - one.pssKb) / 3),
+    rssSumPerFurtherCameraMB: mb((four.rssKb - one.rssKb) / 3),
+    ringPerCameraMB: mb(four.ringKb / 4), ...common,
   });
   for (const kind of ['http', 'rtsp', 'rtsp-frozen'] as const) {
     const times = await reconnectTimes(kind);
