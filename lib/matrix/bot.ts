@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type * as Sdk from 'matrix-js-sdk';
 import { Outbox } from '../chat/outbox';
 import { CommandGate } from '../chat/gate';
-import { Lifetime, StoppedError } from './lifetime';
+import { Lifetime, StoppedError } from '../common/lifetime';
 import { loadSdk, type SdkModule } from './sdk';
 import { login, logout, readSession, saveSession, type Session } from './session';
 import { keepSyncToken, openAccountStore } from './store';

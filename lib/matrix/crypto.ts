@@ -2,7 +2,7 @@
 // store, room keys only for verified devices, and cross-signing set up once
 // (answering the server's password question when it asks).
 import type * as Sdk from 'matrix-js-sdk';
-import type { Lifetime } from './lifetime';
+import type { Lifetime } from '../common/lifetime';
 import type { Log } from './types';
 
 export async function initCrypto(client: Sdk.MatrixClient, cryptoPrefix: string, userId: string, password: string | undefined,

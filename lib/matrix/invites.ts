@@ -1,6 +1,6 @@
 // Room invites: join when an admin or allowed user invited the bot, leave otherwise.
 import type * as Sdk from 'matrix-js-sdk';
-import type { Lifetime } from './lifetime';
+import type { Lifetime } from '../common/lifetime';
 import type { Log } from './types';
 
 export async function answerInvite(client: Sdk.MatrixClient, room: Sdk.Room, me: string, isAllowed: (user: string) => boolean,

@@ -15,7 +15,7 @@ import { OmemoSender, bare } from './sender';
 import { PresenceSubscriptions } from './presence';
 import { Inbox, type CommandEvent, type RefusedEvent } from './inbox';
 import { AlertDelivery, recipients, type OutContent, type OutItem } from './delivery';
-import { Lifetime, isStopped } from './lifetime';
+import { Lifetime, isStopped } from '../common/lifetime';
 import type { XElement } from './xmpp-lib';
 
 export type { ConnState } from './stream';

@@ -4,7 +4,7 @@
 // subscribed to that contact's presence. So the bot asks every allowed JID
 // for a mutual subscription, accepts theirs, and turns down everybody else.
 import { bare } from './sender';
-import type { Lifetime } from './lifetime';
+import type { Lifetime } from '../common/lifetime';
 import type { XmppStream } from './stream';
 import type { XElement } from './xmpp-lib';
 

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { Backoff } from '../common/backoff';
 import { loadXmpp, type XElement, type XmlFactory, type XmppClient } from './xmpp-lib';
-import { Lifetime, isStopped } from './lifetime';
+import { Lifetime, isStopped } from '../common/lifetime';
 
 export interface StreamConfig {
   jid: string; // bare JID user@domain
@@ -97,7 +97,7 @@ export class XmppStream extends EventEmitter {
   }
 
   private scheduleReconnect(life: Lifetime, err: string): void {
-    if (life.ended) return;
+    if (life.stopped) return;
     this.online = false;
     this.setState('offline', err);
     clearTimeout(this.retryTimer);
@@ -160,14 +160,14 @@ export class XmppStream extends EventEmitter {
     // Answer roster pushes (RFC 6121 2.1.6); the server tells us, we keep nothing.
     x.iqCallee.set('jabber:iq:roster', 'query', () => ({}));
     const fail = (why: string): void => {
-      if (conn.ended) return;
+      if (conn.stopped) return;
       conn.end();
       this.scheduleReconnect(life, why);
     };
-    x.on('error', (e: Error) => { if (!conn.ended) this.lastError = e.message; });
+    x.on('error', (e: Error) => { if (!conn.stopped) this.lastError = e.message; });
     x.on('disconnect', () => fail(this.lastError || 'disconnected'));
     x.on('offline', () => fail(this.lastError || 'offline'));
-    x.on('stanza', (s: XElement) => { if (!conn.ended) this.emit('stanza', s); });
+    x.on('stanza', (s: XElement) => { if (!conn.stopped) this.emit('stanza', s); });
     x.on('online', () => {
       void this.whenOnline(x, conn).catch((e: Error) => {
         if (isStopped(e)) return;

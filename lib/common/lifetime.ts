@@ -1,6 +1,7 @@
-// One start of a unit, from start() to stop(): the single guard that keeps a
-// stopped start from acquiring anything after its pending awaits (a redeploy
-// during the first login or crypto init stops it halfway).
+// One start of a unit (a Matrix bot, an XMPP account or one of its streams),
+// from start() to stop(): the single guard that keeps a stopped start from
+// acquiring anything after its pending awaits (a redeploy during the first
+// login, crypto init or key generation stops it halfway).
 
 /** Thrown out of a start that was stopped meanwhile; start() swallows it. */
 export class StoppedError extends Error {
@@ -15,7 +16,7 @@ export class Lifetime {
   private readonly releases: Release[] = [];
   private started: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly log: (msg: string) => void) {}
+  constructor(private readonly log: (msg: string) => void = () => undefined) {}
 
   /** Aborts fetches and waits that were given it when stop() comes. */
   get signal(): AbortSignal { return this.controller.signal; }
@@ -32,12 +33,14 @@ export class Lifetime {
     }
   }
 
-  /** Awaits `p` to its end; throws StoppedError if the unit was stopped meanwhile, so nothing after it runs. */
+  /** Awaits `p` to its end; throws StoppedError if the unit was stopped meanwhile (also when p failed), so nothing after it runs. */
   async step<T>(p: Promise<T> | T): Promise<T> {
     this.check();
-    const v = await p;
-    this.check();
-    return v;
+    try {
+      return await p;
+    } finally {
+      this.check();
+    }
   }
 
   /** Like step() for a pure wait (nothing to finish): gives up as soon as stop() comes. */
@@ -67,12 +70,15 @@ export class Lifetime {
     return thing;
   }
 
+  /** Aborts at once without waiting (for a unit that awaits its start itself); stop() also waits and releases. */
+  end(): void {
+    if (!this.stopped) this.controller.abort(new StoppedError());
+  }
+
   /** Aborts the start, waits until its pending await has ended, then releases everything it took. */
   async stop(): Promise<void> {
-    if (!this.stopped) {
-      this.controller.abort(new StoppedError());
-      for (const abort of this.aborts.splice(0)) await this.safely(abort);
-    }
+    this.end();
+    for (const abort of this.aborts.splice(0)) await this.safely(abort);
     await this.started;
     for (const release of this.releases.splice(0).reverse()) await this.safely(release);
   }
@@ -80,4 +86,8 @@ export class Lifetime {
   private async safely(f: Release): Promise<void> {
     try { await f(); } catch (e) { this.log(`while stopping: ${(e as Error).message}`); }
   }
+}
+
+export function isStopped(e: unknown): boolean {
+  return e instanceof StoppedError;
 }
