@@ -115,7 +115,8 @@ test('rpicam: the raw H.264 piped by the camera program is watched and recorded 
     assert.equal(p.codec_name, 'h264');
     assert.equal(p.profile, 'Constrained Baseline');
     assert.deepEqual([p.width, p.height], [640, 480]);
-    assert.ok(p.duration >= 1.8 && p.duration <= 4.2, `duration ${p.duration}`);
+    // Whole segments on both sides of the window, and a loaded machine stretches the stand-in camera's pace.
+    assert.ok(p.duration >= 1.8 && p.duration <= 6, `duration ${p.duration}`);
   } finally {
     await cam.stop();
   }
