@@ -35,4 +35,4 @@ async function main(): Promise<void> {
   process.exit(failed ? 1 : 0);
 }
 
-void main();
+main().catch((err: Error) => { process.stderr.write(`bench failed: ${err.stack ?? String(err)}\n`); process.exit(1); });

@@ -91,7 +91,7 @@ async function clipLatency(file: string, runs: number): Promise<{ readyMs: numbe
       snapshotMs.push(Date.now() - t0);
       const ready = new Promise<ClipReady<number>>((resolve, reject) => {
         recorder.once('clip', resolve);
-        recorder.once('error', ({ error }: { error: Error }) => reject(error));
+        recorder.once('failed', ({ error }: { error: Error }) => reject(error));
       });
       const start = Date.now();
       recorder.motion({ event: 'start', t: start, startedAt: start, score: 0.1, boxes: [], zones: [] }, i);

@@ -71,4 +71,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-void main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((e: Error) => fail(e.message, 1));

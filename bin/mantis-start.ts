@@ -60,8 +60,11 @@ async function main(): Promise<void> {
     await broker?.stop();
     process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const stopOn = (signal: string): void => {
+    shutdown(signal).catch((e: Error) => { console.error(`Mantis: stopping failed: ${e.message}`); process.exit(1); });
+  };
+  process.on('SIGINT', () => stopOn('SIGINT'));
+  process.on('SIGTERM', () => stopOn('SIGTERM'));
 }
 
 main().catch((err: unknown) => {

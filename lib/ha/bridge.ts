@@ -233,6 +233,8 @@ export class HaBridge extends EventEmitter {
 
   private pub(topic: string, payload: string | Buffer): Promise<void> {
     if (!this.connected) return Promise.resolve();
-    return this.link.publish(topic, payload, { qos: 1, retain: true });
+    // Every caller fires and forgets: a failed publish is logged here, never a rejection left unhandled.
+    return this.link.publish(topic, payload, { qos: 1, retain: true })
+      .catch((e: Error) => this.log.warn(`MQTT publish to ${topic} failed: ${e.message}`));
   }
 }

@@ -98,7 +98,8 @@ const CLIP_SLACK = 256 * 1024;
  * subfolder and moved into the folder when complete; a write that fails for
  * lack of space deletes the oldest clips and is tried once more.
  * Events: 'recording' (clips in progress), 'waiting' (commands waiting for the
- * camera), 'clip' (ClipReady), 'error' (ClipFailed), 'warning' (string).
+ * camera), 'clip' (ClipReady), 'failed' (ClipFailed), 'warning' (string).
+ * ('failed', not 'error': an EventEmitter throws an 'error' nobody listens to.)
  */
 export class Recorder<C = unknown> extends EventEmitter {
   readonly options: RecorderOptions;
@@ -317,7 +318,7 @@ export class Recorder<C = unknown> extends EventEmitter {
   }
 
   private fail(error: ClipFailure, answers: Array<Answer<C>>): void {
-    this.emit('error', { error, ctx: answers[0].ctx, kind: answers[0].kind, answers } satisfies ClipFailed<C>);
+    this.emit('failed', { error, ctx: answers[0].ctx, kind: answers[0].kind, answers } satisfies ClipFailed<C>);
   }
 
   private prune(keep?: string): void {

@@ -361,14 +361,19 @@ export = function (RED: NodeAPI): void {
       // A clean shutdown sends no last will: the bridge says "offline" itself; wait for the ack (2 s at most).
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<void>((r) => { timer = setTimeout(r, 2000); });
-      void Promise.race([br.stop(), late]).then(() => {
+      const finish = (): void => {
         clearTimeout(timer);
         if (removed) {
           const w = b.options.will;
           if (w && ourWills.get(w) === node.id) delete b.options.will;
         }
         b.deregister(user, done, removed);
-      });
+      };
+      // Whatever fails while stopping, Node-RED gets its done(): a redeploy must never hang on this node.
+      void Promise.race([br.stop(), late])
+        .catch((e: Error) => node.warn(`MQTT: saying offline failed: ${e.message}`))
+        .then(finish)
+        .catch((e: Error) => { node.warn(`MQTT: closing: ${e.message}`); done(); });
     });
 
     // ---- start ----

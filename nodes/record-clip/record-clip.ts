@@ -84,7 +84,7 @@ export = function (RED: NodeAPI) {
         if (a.kind === 'command') this.send(msg);
       }
     };
-    recorder.on('error', ({ error, answers }: ClipFailed<Msg | null>) => fail(error, answers));
+    recorder.on('failed', ({ error, answers }: ClipFailed<Msg | null>) => fail(error, answers));
     recorder.on('clip', ({ clip, answers }: ClipReady<Msg | null>) => {
       let payload: Buffer | string;
       try {
