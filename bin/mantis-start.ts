@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: Mantis with its default flow on an embedded Node-RED.
 // Environment variables are documented in the README ("npm start settings").
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EmbeddedNodeRed } from '../lib/embedded/node-red';
 import { EmbeddedBroker } from '../lib/embedded/broker';
@@ -9,7 +10,16 @@ import { editorLogin, isLoopback, mqttLogin } from '../lib/embedded/start-settin
 const root = resolve(__dirname, '..', '..');
 const env = process.env;
 
+/** "Mantis 0.1.0 (Node v22…, Node-RED 5.0.7)": the first line of every start, so the log says what ran after an update. */
+function versionLine(): string {
+  const version = (file: string): string => (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  let red = 'not found';
+  try { red = version(require.resolve('node-red/package.json')); } catch { /* reported when it is needed */ }
+  return `Mantis ${version(join(root, 'package.json'))} (Node ${process.version}, Node-RED ${red}) from ${root}`;
+}
+
 async function main(): Promise<void> {
+  console.log(versionLine());
   // Everything written from here on (credentials, the key to them, clips) is for this user only.
   process.umask(0o077);
   const host = env.MANTIS_HOST ?? '127.0.0.1';

@@ -63,6 +63,40 @@ test('the tarball holds every node, example and the default flow, and no sources
   assert.ok(Array.isArray(defaultFlow) && defaultFlow.length > 0, 'installed flows/default.json is a flow');
 });
 
+test('the install carries no build tools of a dependency (ts-proto, dprint-node; libsignal is bundled)', () => {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    let names: string[] = [];
+    try { names = readdirSync(dir); } catch { return; }
+    for (const n of names) {
+      if (n.startsWith('@')) { for (const s of readdirSync(join(dir, n))) check(join(dir, n, s), `${n}/${s}`); } else check(join(dir, n), n);
+    }
+  };
+  const check = (path: string, name: string): void => {
+    if (/^(ts-proto|ts-poet|dprint-node|@privacyresearch\/)/.test(name)) found.push(path.slice(userDir.length));
+    walk(join(path, 'node_modules'));
+  };
+  walk(join(userDir, 'node_modules'));
+  assert.deepEqual(found, []);
+});
+
+test('OMEMO works from the installed package: a session is set up and a message decrypts', () => {
+  // A fresh Node in the user dir: only what the install put there can be found.
+  const omemo = join(userDir, 'node_modules', pkg.name, 'dist', 'lib', 'xmpp', 'omemo.js');
+  const script = `
+    const { Omemo } = require(${JSON.stringify(omemo)});
+    (async () => {
+      const alice = new Omemo(${JSON.stringify(tempDir('omemo-alice'))});
+      const bob = new Omemo(${JSON.stringify(tempDir('omemo-bob'))});
+      await alice.init(); await bob.init();
+      const { message } = await alice.encrypt(Buffer.from('motion at the door'), [{ jid: 'bob@example.org', devices: [bob.deviceId] }], async () => bob.bundle());
+      const got = await bob.decrypt('alice@example.org', message);
+      console.log(JSON.stringify({ text: got.plaintext.toString(), preKey: got.preKeyMessage }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: userDir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' }, timeout: 120_000 });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { text: 'motion at the door', preKey: true });
+});
+
 for (const nodeRed of ['node-red-4', 'node-red']) {
   test(`the installed tarball works in the editor of ${nodeRed}`, async (t) => {
     let red: NodeRedProcess | undefined;

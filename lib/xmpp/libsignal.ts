@@ -16,8 +16,9 @@ export function signal(): typeof SignalModule {
   const listeners = (e: string): Listener[] => (process.listeners as (e: string) => Listener[])(e);
   const before = HIJACKED.map((e) => new Set(listeners(e)));
   try {
+    // The bundled copy (scripts/bundle-vendor.mjs): the package itself is a build-time dependency only.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    signalModule = require('@privacyresearch/libsignal-protocol-typescript') as typeof SignalModule;
+    signalModule = require('../vendor/libsignal.js') as typeof SignalModule;
   } finally {
     HIJACKED.forEach((e, i) => {
       for (const l of listeners(e)) if (!before[i].has(l)) process.removeListener(e, l);
