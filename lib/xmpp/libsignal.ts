@@ -16,13 +16,26 @@ export function signal(): typeof SignalModule {
   const listeners = (e: string): Listener[] => (process.listeners as (e: string) => Listener[])(e);
   const before = HIJACKED.map((e) => new Set(listeners(e)));
   try {
-    // The bundled copy (scripts/bundle-vendor.mjs): the package itself is a build-time dependency only.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    signalModule = require('../vendor/libsignal.js') as typeof SignalModule;
+    signalModule = loadBundled();
   } finally {
     HIJACKED.forEach((e, i) => {
       for (const l of listeners(e)) if (!before[i].has(l)) process.removeListener(e, l);
     });
   }
   return signalModule;
+}
+
+/**
+ * The bundled copy (scripts/bundle-vendor.mjs, part of `npm run build`): installs have no libsignal
+ * package, it is a build-time dependency. A checkout compiled by tsc alone has no bundle: the package then.
+ */
+function loadBundled(): typeof SignalModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('../vendor/libsignal.js') as typeof SignalModule;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !/vendor[\\/]libsignal/.test((err as Error).message)) throw err;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@privacyresearch/libsignal-protocol-typescript') as typeof SignalModule;
+  }
 }
