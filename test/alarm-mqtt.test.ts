@@ -78,6 +78,8 @@ describe('alarm-panel with Mosquitto', () => {
       `homeassistant/binary_sensor/${DEV}/door_motion/config`,
       `homeassistant/binary_sensor/${DEV}/door_problem/config`,
       `homeassistant/button/${DEV}/door_take_snapshot/config`,
+      `homeassistant/camera/${DEV}/door_camera/config`,
+      `homeassistant/event/${DEV}/door_event/config`,
       `homeassistant/image/${DEV}/door_snapshot/config`,
       `homeassistant/sensor/${DEV}/door_last_motion/config`,
     ]);
@@ -214,9 +216,12 @@ describe('alarm-panel with Mosquitto', () => {
     assert.equal(out2[1]!.text, undefined, 'only the first alert carries the text');
 
     await rec.publish(`${BASE}/camera/door/snapshot/press`, 'PRESS');
-    await waitFor(() => out3.length === 1, 5000, 'snapshot request');
-    assert.equal(out3[0]!.payload, 'snapshot');
-    assert.equal(out3[0]!.camera, 'door');
+    // The motion start asked for a picture for HA's camera entity; the button asks for one too.
+    assert.equal(out3[0]!.reason, 'motion');
+    const press = await waitFor(() => out3.find((m) => m.reason === 'button'), 5000, 'snapshot request');
+    assert.equal(press.payload, 'snapshot');
+    assert.equal(press.camera, 'door');
+    assert.equal(press.by, 'home-assistant');
 
     const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
     panel().receive({ payload: jpeg, mimetype: 'image/jpeg', camera: 'door' });
@@ -251,7 +256,7 @@ describe('alarm-panel with Mosquitto', () => {
     await waitFor(async () => (await retained(mosq.url, `${BASE}/#`, 100)).get(STATE)?.toString() === 'armed_vacation', 15_000, 'state re-published');
     const all = await retained(mosq.url, '#');
     assert.equal(all.get(AVAIL)?.toString(), 'online');
-    assert.equal([...all.keys()].filter((t) => t.startsWith('homeassistant/')).length, 6);
+    assert.equal([...all.keys()].filter((t) => t.startsWith('homeassistant/')).length, 8);
   });
 
   test('the state survives a restart of the node (persistence file)', async () => {

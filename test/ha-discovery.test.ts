@@ -24,6 +24,8 @@ test('per-entity discovery: topics, unique ids, one device with origin, availabi
     'homeassistant/sensor/mantis_test/front_door_last_motion/config',
     'homeassistant/button/mantis_test/front_door_take_snapshot/config',
     'homeassistant/binary_sensor/mantis_test/front_door_problem/config',
+    'homeassistant/camera/mantis_test/front_door_camera/config',
+    'homeassistant/event/mantis_test/front_door_event/config',
   ]);
   const payloads = msgs.map((m) => JSON.parse(m.payload) as Record<string, unknown>);
   const ids = payloads.map((p) => p.unique_id);
@@ -34,9 +36,14 @@ test('per-entity discovery: topics, unique ids, one device with origin, availabi
     assert.deepEqual((p.device as { identifiers: string[] }).identifiers, ['mantis_test']);
     assert.equal((p.origin as { name: string; sw_version: string }).sw_version, '1.2.3');
   }
-  const [alarm, motion, image, sensor, button, problem] = payloads as Array<Record<string, unknown>>;
+  const [alarm, motion, image, sensor, button, problem, camEntity, event] = payloads as Array<Record<string, unknown>>;
+  // Names as HA shows them after the device name ("Mantis Front Door Motion").
+  assert.equal(motion!.name, 'Front Door Motion');
+  assert.equal(camEntity!.topic, image!.image_topic);
+  assert.deepEqual(event!.event_types, ['motion', 'object', 'alarm_triggered']);
+  assert.equal(alarm!.json_attributes_topic, 'mantis/mantis_test/alarm/attributes');
   // The camera's own entities go unavailable with the camera; the alarm and the problem sensor only with Mantis.
-  for (const p of [motion, image, sensor, button]) {
+  for (const p of [motion, image, sensor, button, camEntity, event]) {
     assert.deepEqual(p!.availability, [mantis, camera]);
     assert.equal(p!.availability_mode, 'all');
   }
@@ -67,7 +74,7 @@ test('device discovery: one message with every component', () => {
   assert.equal(m.topic, 'homeassistant/device/mantis_test/config');
   const p = JSON.parse(m.payload) as { components: Record<string, { platform: string; unique_id: string }> };
   assert.deepEqual(Object.values(p.components).map((c) => c.platform),
-    ['alarm_control_panel', 'binary_sensor', 'image', 'sensor', 'button', 'binary_sensor']);
+    ['alarm_control_panel', 'binary_sensor', 'image', 'sensor', 'button', 'binary_sensor', 'camera', 'event']);
 });
 
 test('HA commands: template JSON, bare actions, malformed ones throw', () => {

@@ -175,6 +175,16 @@ describe('camera-in in Node-RED', () => {
     helper.getNode('in').receive({ payload: 'snapshot' });
     await waitFor(() => snaps.length === 2, 10_000, 'second snapshot');
 
+    // The alarm panel's idle refresh for HA: a small preview; another camera's request is not ours.
+    helper.getNode('in').receive({ topic: 'snapshot', payload: 'snapshot', camera: 'other', preview: true });
+    helper.getNode('in').receive({ topic: 'snapshot', payload: 'snapshot', camera: 'yard', preview: true });
+    const preview = await waitFor(() => snaps[2], 10_000, 'preview');
+    assert.equal(preview.camera, 'yard');
+    assert.deepEqual(jpegSize(preview.payload as Buffer), { width: 640, height: 360 });
+    helper.getNode('in').receive({ payload: 'snapshot' });
+    await waitFor(() => snaps.length === 4, 10_000, 'a snapshot after the preview');
+    assert.equal(snaps[3]!.preview, undefined, 'no preview for the other camera came in between');
+
     const pids = camera.pids();
     assert.equal(pids.length, 2, 'one feeder (scene encoder) and one camera ffmpeg');
     await helper.unload();

@@ -64,6 +64,8 @@ export interface AlarmSnapshot {
   by: string;
   /** Cameras seen so far, kept so HA entities exist again after a restart. */
   cameras: string[];
+  /** Motion zones seen so far per camera, kept for the same reason (HA's occupancy sensors). */
+  zones?: Record<string, string[]>;
 }
 
 export interface StateChange {
@@ -111,7 +113,10 @@ export class Alarm extends EventEmitter {
   }
 
   get state(): AlarmState { return this.snap.state; }
-  get snapshot(): AlarmSnapshot { return { ...this.snap, cameras: [...this.snap.cameras] }; }
+  get snapshot(): AlarmSnapshot {
+    const zones = Object.fromEntries(Object.entries(this.snap.zones ?? {}).map(([c, z]) => [c, [...z]]));
+    return { ...this.snap, cameras: [...this.snap.cameras], zones };
+  }
   get hasCode(): boolean { return this.codeHash !== null; }
   get codeArmRequired(): boolean { return this.hasCode && !!this.opts.codeArmRequired; }
 
@@ -228,6 +233,18 @@ export class Alarm extends EventEmitter {
     return true;
   }
 
+  /** Remembers zones of a camera; true when one is new. */
+  addZones(camera: string, zones: readonly string[]): boolean {
+    const all = { ...(this.snap.zones ?? {}) };
+    const known = all[camera] ?? [];
+    const fresh = zones.filter((z, i) => z && !known.includes(z) && zones.indexOf(z) === i);
+    if (!fresh.length) return false;
+    all[camera] = [...known, ...fresh];
+    this.snap = { ...this.snap, zones: all };
+    this.save();
+    return true;
+  }
+
   /** Records that a camera stopped (ok = false) or resumed sending frames; emits 'camera' on a change. */
   cameraHealth(camera: string, ok: boolean, reason = 'no frames'): boolean {
     this.addCamera(camera);
@@ -308,6 +325,7 @@ export class Alarm extends EventEmitter {
         until: typeof j.until === 'number' ? j.until : undefined,
         by: typeof j.by === 'string' ? j.by : 'restore',
         cameras: Array.isArray(j.cameras) ? j.cameras.filter((c): c is string => typeof c === 'string') : [],
+        zones: readZones(j.zones),
       };
     } catch (err) {
       this.emit('error', new Error(`ignoring unreadable alarm state file ${file}: ${(err as Error).message}`));
@@ -325,6 +343,16 @@ export class Alarm extends EventEmitter {
       this.emit('error', new Error(`could not save the alarm state to ${file}: ${(err as Error).message}`));
     }
   }
+}
+
+/** The persisted zones, whatever a truncated or hand-edited file holds. */
+function readZones(v: unknown): Record<string, string[]> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  const out: Record<string, string[]> = {};
+  for (const [c, z] of Object.entries(v as Record<string, unknown>)) {
+    if (Array.isArray(z)) out[c] = z.filter((x): x is string => typeof x === 'string');
+  }
+  return out;
 }
 
 /** A human sentence for chat replies and logs. */

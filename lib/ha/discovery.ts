@@ -25,6 +25,12 @@ export interface DiscoveryOptions {
   hasCode: boolean;
   codeArmRequired: boolean;
   swVersion: string;
+  /** Zone names seen per camera: one occupancy binary_sensor each. */
+  zones?: Readonly<Record<string, readonly string[]>>;
+  /** Where the device's "Visit" link in HA leads: the Node-RED editor. */
+  configurationUrl?: string;
+  /** The area HA offers for the device (from the camera's setting). */
+  suggestedArea?: string;
 }
 
 export interface DiscoveryMessage {
@@ -56,6 +62,11 @@ export interface Topics {
   problem(camera: string): string;
   /** online/offline: the camera's own entities become unavailable while it is dead. */
   cameraAvailability(camera: string): string;
+  /** JSON attributes of the alarm panel: who changed it, time left, what triggered it. */
+  alarmAttributes: string;
+  /** Not retained: one JSON message per event (HA's event entity). */
+  cameraEvent(camera: string): string;
+  zoneOccupancy(camera: string, zone: string): string;
 }
 
 export function topics(baseTopic: string, availabilityTopic?: string): Topics {
@@ -70,6 +81,9 @@ export function topics(baseTopic: string, availabilityTopic?: string): Topics {
     snapshotCommand: (c) => `${cam(c)}/snapshot/press`,
     problem: (c) => `${cam(c)}/problem`,
     cameraAvailability: (c) => `${cam(c)}/availability`,
+    alarmAttributes: `${baseTopic}/alarm/attributes`,
+    cameraEvent: (c) => `${cam(c)}/event`,
+    zoneOccupancy: (c, z) => `${cam(c)}/zone/${slug(z)}`,
   };
 }
 
@@ -88,7 +102,45 @@ function device(o: DiscoveryOptions): Component {
     manufacturer: 'Mantis',
     model: 'Node-RED motion alarm',
     sw_version: o.swVersion,
+    ...(o.configurationUrl ? { configuration_url: o.configurationUrl } : {}),
+    ...(o.suggestedArea ? { suggested_area: o.suggestedArea } : {}),
   };
+}
+
+/** A name as HA shows it after the device's: "garden" -> "Garden" (HA prefixes "Mantis"). */
+export function displayName(name: string): string {
+  return name.replace(/(^|[\s_-])(\p{Ll})/gu, (_m, sep: string, c: string) => sep + c.toUpperCase());
+}
+
+export const CAMERA_EVENT_TYPES = ['motion', 'object', 'alarm_triggered'] as const;
+export type CameraEventType = typeof CAMERA_EVENT_TYPES[number];
+
+/** Per camera: the live picture (MQTT camera on the snapshot topic), its event entity, one occupancy sensor per zone. */
+function cameraPictureAndEvents(o: DiscoveryOptions, t: Topics, cam: string): Entity[] {
+  const s = slug(cam);
+  const title = displayName(cam);
+  const list: Entity[] = [
+    {
+      platform: 'camera', objectId: `${s}_camera`, camera: cam, config: {
+        name: `${title} Camera`, unique_id: `${o.deviceId}_${s}_camera`, topic: t.image(cam),
+      },
+    },
+    {
+      platform: 'event', objectId: `${s}_event`, camera: cam, config: {
+        name: `${title} Event`, unique_id: `${o.deviceId}_${s}_event`, state_topic: t.cameraEvent(cam),
+        event_types: [...CAMERA_EVENT_TYPES], device_class: 'motion',
+      },
+    },
+  ];
+  for (const z of o.zones?.[cam] ?? []) {
+    list.push({
+      platform: 'binary_sensor', objectId: `${s}_zone_${slug(z)}`, camera: cam, config: {
+        name: `${title} ${displayName(z)} Occupancy`, unique_id: `${o.deviceId}_${s}_zone_${slug(z)}`,
+        device_class: 'occupancy', state_topic: t.zoneOccupancy(cam, z), payload_on: 'ON', payload_off: 'OFF',
+      },
+    });
+  }
+  return list;
 }
 
 function entities(o: DiscoveryOptions): Entity[] {
@@ -98,6 +150,7 @@ function entities(o: DiscoveryOptions): Entity[] {
     name: 'Alarm',
     unique_id: `${o.deviceId}_alarm`,
     state_topic: t.alarmState,
+    json_attributes_topic: t.alarmAttributes,
     command_topic: t.alarmCommand,
     command_template: COMMAND_TEMPLATE,
     supported_features: [...o.modes.map((m) => `arm_${m}`), 'trigger'],
@@ -110,37 +163,39 @@ function entities(o: DiscoveryOptions): Entity[] {
   list.push({ platform: 'alarm_control_panel', objectId: 'alarm', config: alarm });
   for (const cam of o.cameras) {
     const s = slug(cam);
+    const title = displayName(cam);
     list.push({
       platform: 'binary_sensor', objectId: `${s}_motion`, camera: cam, config: {
-        name: `${cam} motion`, unique_id: `${o.deviceId}_${s}_motion`, device_class: 'motion',
+        name: `${title} Motion`, unique_id: `${o.deviceId}_${s}_motion`, device_class: 'motion',
         state_topic: t.motion(cam), payload_on: 'ON', payload_off: 'OFF',
       },
     });
     list.push({
       platform: 'image', objectId: `${s}_snapshot`, camera: cam, config: {
-        name: `${cam} snapshot`, unique_id: `${o.deviceId}_${s}_snapshot`,
+        name: `${title} Snapshot`, unique_id: `${o.deviceId}_${s}_snapshot`,
         image_topic: t.image(cam), content_type: 'image/jpeg',
       },
     });
     list.push({
       platform: 'sensor', objectId: `${s}_last_motion`, camera: cam, config: {
-        name: `${cam} last motion`, unique_id: `${o.deviceId}_${s}_last_motion`, device_class: 'timestamp',
+        name: `${title} Last Motion`, unique_id: `${o.deviceId}_${s}_last_motion`, device_class: 'timestamp',
         state_topic: t.lastMotion(cam),
       },
     });
     list.push({
       platform: 'button', objectId: `${s}_take_snapshot`, camera: cam, config: {
-        name: `${cam} take snapshot`, unique_id: `${o.deviceId}_${s}_take_snapshot`,
+        name: `${title} Take Snapshot`, unique_id: `${o.deviceId}_${s}_take_snapshot`,
         command_topic: t.snapshotCommand(cam), payload_press: 'PRESS', icon: 'mdi:camera',
       },
     });
     // Stays available while the camera is dead: that is when it has something to say.
     list.push({
       platform: 'binary_sensor', objectId: `${s}_problem`, config: {
-        name: `${cam} problem`, unique_id: `${o.deviceId}_${s}_problem`, device_class: 'problem',
+        name: `${title} Problem`, unique_id: `${o.deviceId}_${s}_problem`, device_class: 'problem',
         entity_category: 'diagnostic', state_topic: t.problem(cam), payload_on: 'ON', payload_off: 'OFF',
       },
     });
+    list.push(...cameraPictureAndEvents(o, t, cam));
   }
   return list;
 }

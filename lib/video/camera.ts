@@ -244,6 +244,11 @@ export class Camera extends EventEmitter {
     return this.ring?.hold(from) ?? (() => undefined);
   }
 
+  /** A small, cheap JPEG of the newest recorded second; see RingMedia.preview. */
+  preview(): Promise<Buffer> {
+    try { return this.mediaOrThrow().preview(); } catch (e) { return Promise.reject(e as Error); }
+  }
+
   /** A small JPEG of the picture just after `at` (wall-clock ms); see RingMedia.thumbnail. */
   thumbnail(at: number): Promise<Buffer> {
     try { return this.mediaOrThrow().thumbnail(at); } catch (e) { return Promise.reject(e as Error); }

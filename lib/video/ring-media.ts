@@ -42,6 +42,31 @@ export class RingMedia {
     private readonly track: (pid: number, done: boolean) => void,
   ) {}
 
+  /** The last preview and the segment it came from: asked again before a new segment, it costs nothing. */
+  private lastPreview: { start: number; jpeg: Buffer } | undefined;
+
+  /**
+   * A small JPEG (at most 640 px wide) of the newest finished segment's opening keyframe: one frame
+   * to decode, none when the segment has not changed since the last call. For HA's idle picture.
+   */
+  async preview(): Promise<Buffer> {
+    const seg = this.ring.latest;
+    if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.why()})`);
+    if (this.lastPreview?.start === seg.start) return this.lastPreview.jpeg;
+    const release = this.ring.hold(seg.start);
+    try {
+      const { stdout } = await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-i', seg.path,
+        '-frames:v', '1', '-vf', "scale='min(640,iw)':-2", '-q:v', '5', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+      ], 15_000, this.track);
+      if (!stdout.length) throw new Error('ffmpeg produced no picture');
+      this.lastPreview = { start: seg.start, jpeg: stdout };
+      return stdout;
+    } finally {
+      release();
+    }
+  }
+
   /** A full-resolution JPEG of the newest finished segment's last frame. */
   async snapshot(): Promise<Snapshot> {
     const ring = this.ring;

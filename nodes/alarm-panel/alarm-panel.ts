@@ -7,7 +7,8 @@ import {
   Alarm, type AlarmState, type ArmMode, type CommandResult, type StateChange,
   describeState,
 } from '../../lib/alarm/alarm';
-import { HaBridge, type MqttLink, type PublishOptions } from '../../lib/ha/bridge';
+import { HaBridge, type MqttLink, type PublishOptions, type SnapshotReason } from '../../lib/ha/bridge';
+import { hostname } from 'node:os';
 import { slug, type Availability } from '../../lib/ha/discovery';
 import { brokerRefusal, isLoginRefusal } from '../../lib/ha/broker-refusal';
 import type { MotionEvent } from '../../lib/motion/event';
@@ -18,6 +19,7 @@ interface AlarmPanelDef extends NodeDef {
   deviceId?: string;
   deviceName?: string;
   cameras?: string;
+  snapshotEvery?: string | number;
   codeArmRequired?: boolean;
   exitDelay?: string | number;
   entryDelay?: string | number;
@@ -85,8 +87,27 @@ const STATE_FILL: Record<AlarmState, NodeStatus['fill']> = {
   armed_vacation: 'blue', pending: 'yellow', triggered: 'red',
 };
 
+/** The Node-RED editor as a browser elsewhere on the network reaches it, opened at this node. */
+function editorUrl(settings: { uiHost?: string; uiPort?: number; httpAdminRoot?: string | false; https?: unknown }, nodeId: string): string | undefined {
+  if (settings.httpAdminRoot === false) return undefined;
+  const loopbackOrAny = !settings.uiHost || ['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(settings.uiHost);
+  const host = loopbackOrAny ? hostname() : settings.uiHost!;
+  const root = `/${(settings.httpAdminRoot ?? '/').replace(/^\/+|\/+$/g, '')}/`.replace('//', '/');
+  return `${settings.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${settings.uiPort ?? 1880}${root}#node/${nodeId}`;
+}
+
 export = function (RED: NodeAPI): void {
   const version = readVersion();
+
+  /** The HA area set on the mantis-camera config node of that name, if any. */
+  function cameraArea(camera: string): string | undefined {
+    let area: string | undefined;
+    RED.nodes.eachNode((n) => {
+      const c = n as { type: string; name?: unknown; area?: unknown };
+      if (!area && c.type === 'mantis-camera' && c.name === camera && typeof c.area === 'string' && c.area.trim()) area = c.area.trim();
+    });
+    return area;
+  }
 
   function AlarmPanelNode(this: Node<AlarmPanelCreds>, config: AlarmPanelDef): void {
     RED.nodes.createNode(this, config);
@@ -230,10 +251,14 @@ export = function (RED: NodeAPI): void {
         cameras: list(config.cameras),
         discovery: config.discovery === 'device' ? 'device' : 'entity',
         swVersion: version,
+        snapshotEvery: seconds(config.snapshotEvery, 10),
+        configurationUrl: editorUrl(RED.settings as Parameters<typeof editorUrl>[0], node.id),
+        area: cameraArea,
         log: { info: (m) => node.log(m), warn: (m) => node.warn(m) },
       });
-      bridge.on('snapshot', (camera: string) => {
-        node.send([null, null, { topic: 'snapshot', payload: 'snapshot', camera, by: 'home-assistant' }]);
+      // preview: the idle refresh needs only camera-in's cheap small picture.
+      bridge.on('snapshot', (camera: string, reason: SnapshotReason) => {
+        node.send([null, null, { topic: 'snapshot', payload: 'snapshot', camera, by: 'home-assistant', reason, preview: reason === 'idle' }]);
       });
     }
 
@@ -287,7 +312,11 @@ export = function (RED: NodeAPI): void {
         const p = msg.payload;
         if (Buffer.isBuffer(p)) {
           const mime = typeof msg.mimetype === 'string' ? msg.mimetype : '';
-          if (mime !== 'image/jpeg') {
+          if (mime === 'video/mp4') {
+            // record-clip's clip: HA's event entity names it.
+            const camera = typeof msg.camera === 'string' ? msg.camera : (bridge?.cameraNames[0] ?? 'camera');
+            if (typeof msg.filename === 'string') bridge?.clip(camera, msg.filename);
+          } else if (mime !== 'image/jpeg') {
             node.warn(`ignored a Buffer payload with mimetype "${mime}"; expected image/jpeg`);
           } else {
             const camera = typeof msg.camera === 'string' ? msg.camera
@@ -305,6 +334,8 @@ export = function (RED: NodeAPI): void {
           const camera = p.camera ?? (typeof msg.camera === 'string' ? msg.camera : 'camera');
           const ev: MotionEvent = { ...p, camera, zones: p.zones ?? [] };
           bridge?.motion(ev, camera);
+          // object-detect's picture with the boxes drawn: it outranks the plain snapshot in HA.
+          if (Buffer.isBuffer(msg.image)) bridge?.image(camera, msg.image, true);
           const out = alarm.motion(ev);
           if (out.alarm) {
             msg.alarm = { state: alarm.state, target: alarm.snapshot.target, camera };

@@ -34,6 +34,16 @@ export = function (RED: NodeAPI) {
 
     this.on('input', (msg, send, done) => {
       if (!wantsSnapshot(msg)) { done(); return; }
+      const m = msg as NodeMessageInFlow & { preview?: unknown; camera?: unknown };
+      if (m.preview === true) {
+        // The alarm panel's idle refresh for HA: small and cheap; one per camera, so not ours when named otherwise.
+        if (typeof m.camera === 'string' && m.camera !== name) { done(); return; }
+        camera.preview().then((jpeg) => {
+          send([null, Object.assign(msg, { payload: jpeg, mimetype: 'image/jpeg', camera: name })]);
+          done();
+        }, (err: Error) => { this.debug(`preview: ${err.message}`); done(); });
+        return;
+      }
       camera.snapshot().then((snap) => {
         const out = msg as NodeMessageInFlow & Record<string, unknown>;
         out.payload = snap.jpeg;

@@ -24,6 +24,10 @@ export interface PanelFlowOptions {
   brokerLogin?: { user: string; password: string };
   /** A motion-detect node md1 in front of the panel, both its outputs wired to it (frames go to md1). */
   withDetect?: boolean;
+  /** Seconds between the panel's idle picture requests (0 = none, the default here). */
+  snapshotEvery?: number;
+  /** A mantis-camera config node named like the first camera, with this HA area (no user: it never starts). */
+  cameraArea?: string;
 }
 
 /**
@@ -46,10 +50,15 @@ export function panelFlow(o: PanelFlowOptions): Array<Record<string, unknown>> {
     {
       id: 'p1', type: 'alarm-panel', z: 'f1', name: 'alarm', broker: o.mqttPort ? 'b1' : '', deviceId: o.deviceId ?? 'mantis_t',
       deviceName: 'Mantis test', cameras: o.cameras ?? 'door', exitDelay: o.exitDelay ?? 0, entryDelay: o.entryDelay ?? 0,
-      triggerTime: o.triggerTime ?? 0, zonesAway: o.zonesAway ?? '', discovery: 'entity', wires: [['o1'], ['o2'], ['o3']],
+      triggerTime: o.triggerTime ?? 0, zonesAway: o.zonesAway ?? '', discovery: 'entity', snapshotEvery: o.snapshotEvery ?? 0,
+      wires: [['o1'], ['o2'], ['o3']],
     },
     { id: 'o1', type: 'helper', z: 'f1' }, { id: 'o2', type: 'helper', z: 'f1' }, { id: 'o3', type: 'helper', z: 'f1' },
   );
+  if (o.cameraArea !== undefined) {
+    const name = (o.cameras ?? 'door').split(',')[0]!.trim();
+    flow.push({ id: 'cam1', type: 'mantis-camera', name, area: o.cameraArea, source: 'test', input: '', width: 320, height: 180, fps: 5 });
+  }
   if (o.withDetect) {
     flow.push({
       id: 'md1', type: 'motion-detect', z: 'f1', threshold: 25, minArea: 0.3, minDuration: 0.4, endDelay: 2, updateInterval: 1,
@@ -63,7 +72,8 @@ export async function loadPanel(o: PanelFlowOptions, code?: string, nodeRedModul
   const credentials: Record<string, unknown> = {};
   if (code) credentials.p1 = { code };
   if (o.brokerLogin) credentials.b1 = o.brokerLogin;
-  const nodes = [coreMqttNode(nodeRedModule), mantisNode('alarm-panel'), ...(o.withDetect ? [mantisNode('motion-detect')] : [])];
+  const nodes = [coreMqttNode(nodeRedModule), mantisNode('alarm-panel'), ...(o.withDetect ? [mantisNode('motion-detect')] : []),
+    ...(o.cameraArea !== undefined ? [mantisNode('mantis-camera')] : [])];
   await helper.load(nodes, panelFlow(o), credentials);
 }
 

@@ -47,7 +47,17 @@ export class HomeAssistant {
     const hass = venvBin('ha', 'hass');
     // An admin user straight into the auth store; HA makes new users from credentials admins.
     await run(hass, ['--script', 'auth', '-c', this.dir, 'add', this.user, this.password], { timeout: 120_000 });
-    this.server = new ServerProcess(hass, ['-c', this.dir, '--log-no-color']);
+    await this.run(timeoutMs);
+  }
+
+  /** Stops and starts the same HA (same port, configuration and stored integrations), as after a reboot. */
+  async restart(timeoutMs = 180_000): Promise<void> {
+    await this.stop();
+    await this.run(timeoutMs);
+  }
+
+  private async run(timeoutMs: number): Promise<void> {
+    this.server = new ServerProcess(venvBin('ha', 'hass'), ['-c', this.dir, '--log-no-color']);
     await waitFor(async () => {
       if (this.server?.exited) throw new Error(`Home Assistant exited:\n${this.server.output}`);
       const res = await fetch(`${this.url}/api/`).catch(() => undefined);
@@ -101,6 +111,21 @@ export class HomeAssistant {
 
   async states(): Promise<HaState[]> {
     return this.json<HaState[]>('GET', '/api/states');
+  }
+
+  /** A Jinja template rendered by HA (device_attr, area_name, ... are not in the REST API otherwise). */
+  async template(t: string): Promise<string> {
+    const res = await fetch(`${this.url}/api/template`, {
+      method: 'POST', headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ template: t }),
+    });
+    if (!res.ok) throw new Error(`template: ${res.status} ${await res.text()}`);
+    return res.text();
+  }
+
+  /** The raw body of an authenticated GET, e.g. a camera picture from /api/camera_proxy/. */
+  async bytes(path: string): Promise<{ status: number; type: string; body: Buffer }> {
+    const res = await fetch(`${this.url}${path}`, { headers: { Authorization: `Bearer ${this.token}` } });
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
   }
 
   async callService(domain: string, service: string, data: Record<string, unknown>): Promise<void> {
