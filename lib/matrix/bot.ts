@@ -21,6 +21,7 @@ import { IncomingCommands } from './incoming';
 import { RoomSender } from './sender';
 import { Verifications } from './verification';
 import { setProfile } from './profile';
+import { ensureOwnerRoom } from './owner-room';
 import {
   NotEncryptedError, type BotState, type CommandMessage, type MatrixBotConfig, type Outgoing, type OutboxEntry, type PendingVerification,
 } from './types';
@@ -47,11 +48,14 @@ export class MatrixBot extends EventEmitter {
   private verifications: Verifications | undefined;
   private run: Lifetime | undefined;
   private readonly gate: CommandGate;
+  /** The room made for (or shared with) the owner; alerts go there when a node names no room. */
+  ownerRoom: string | undefined;
   state: BotState = 'stopped';
 
   constructor(readonly config: MatrixBotConfig) {
     super();
-    this.gate = new CommandGate({ allowed: config.allowedUsers ?? [], admins: config.adminUsers ?? [] });
+    const admins = [...(config.adminUsers ?? []), ...(config.owner ? [config.owner] : [])];
+    this.gate = new CommandGate({ allowed: config.allowedUsers ?? [], admins });
   }
 
   get deviceId(): string | undefined { return this.session?.deviceId; }
@@ -151,6 +155,7 @@ export class MatrixBot extends EventEmitter {
     await run.step(sender.readUploadLimit(session.homeserverUrl, session.accessToken, run.signal));
     await run.step(setProfile(client, session.userId, cfg.displayName ?? 'Mantis', cfg.avatar).catch((e: Error) => this.log('warn', `profile: ${e.message}`)));
     outbox.start();
+    if (cfg.owner) await this.onboardOwner(run, client, cfg.owner);
     if (cfg.onlineMessage !== false) {
       // The server's list: the SDK's room list may still be filling right after the first sync.
       const { joined_rooms: joined } = await run.step(client.getJoinedRooms());
@@ -158,6 +163,11 @@ export class MatrixBot extends EventEmitter {
         await run.step(outbox.enqueue({ roomId, txnId: `mantis-${randomUUID()}`, item: { kind: 'text', text: cfg.onlineMessage ?? 'Mantis is online.' }, quiet: true }));
       }
     }
+  }
+
+  /** The owner's room (made and the owner invited on the first start); the bot then waits there for their verification. */
+  private async onboardOwner(run: Lifetime, client: Sdk.MatrixClient, owner: string): Promise<void> {
+    this.ownerRoom = (await run.step(ensureOwnerRoom(client, this.config.storeDir, owner, this.log))).roomId;
   }
 
   /** A new device. A login that a stop overtook is logged out again, so that it leaves no device behind. */

@@ -13,6 +13,8 @@ export interface MatrixBotConfig {
   storeDir: string;
   allowedUsers?: string[];
   adminUsers?: string[];
+  /** The owner's Matrix ID: an admin, for whom the bot makes the encrypted private room and invites them. */
+  owner?: string;
   displayName?: string;
   /** PNG or JPEG bytes for the avatar; a small default is used when absent. */
   avatar?: Buffer;

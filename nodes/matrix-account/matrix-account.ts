@@ -15,6 +15,7 @@ interface AccountDef extends NodeDef {
   displayName: string;
   allowedUsers: string;
   adminUsers: string;
+  owner?: string;
 }
 
 
@@ -81,6 +82,7 @@ export = function (RED: NodeAPI): void {
       storeDir,
       allowedUsers: userList(def.allowedUsers),
       adminUsers: userList(def.adminUsers),
+      owner: userList(def.owner)[0],
       displayName: def.displayName || 'Mantis',
       log: (level, msg) => (level === 'info' ? node.log(msg) : level === 'warn' ? node.warn(msg) : node.error(msg)),
     });

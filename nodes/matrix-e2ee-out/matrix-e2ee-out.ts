@@ -42,8 +42,14 @@ export = function (RED: NodeAPI): void {
         if (account.configured) done(new Error('matrix account not started')); else done();
         return;
       }
-      const rooms = typeof msg.roomId === 'string' && msg.roomId ? [msg.roomId] : configured;
-      if (!rooms.length) { node.status({ fill: 'red', shape: 'ring', text: 'no room' }); done(new Error('no room: configure rooms or set msg.roomId')); return; }
+      // No room named anywhere: the room the bot made for its owner (matrix-account's Owner).
+      const rooms = typeof msg.roomId === 'string' && msg.roomId ? [msg.roomId]
+        : configured.length ? configured : bot.ownerRoom ? [bot.ownerRoom] : [];
+      if (!rooms.length) {
+        node.status({ fill: 'red', shape: 'ring', text: 'no room' });
+        done(new Error('no room: set the Owner on the matrix-account node, configure rooms or set msg.roomId'));
+        return;
+      }
       const item = toOutgoing(msg);
       if (typeof item === 'string') { node.status({ fill: 'red', shape: 'ring', text: 'bad input' }); done(new Error(item)); return; }
       refused = '';
