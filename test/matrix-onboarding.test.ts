@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Synapse } from './helpers/synapse';
-import { unrefLongTimers } from './helpers/matrix-owner';
+import { MatrixOwner, unrefLongTimers } from './helpers/matrix-owner';
 import { nioOwner } from './helpers/matrix-nio-peer';
 import { tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
@@ -61,4 +61,27 @@ test('after a restart the bot keeps the same room: no second room, no second inv
   await bot.start();
   assert.equal(bot.ownerRoom, first);
   assert.deepEqual(bot.joinedRooms(), [first]);
+});
+
+test('an owner who already made a room and invited the bot keeps it: no new room', async () => {
+  const bot2Id = await syn.register('mantis2', 'botpass2');
+  await syn.register('boss2', 'boss2pass');
+  const owner = new MatrixOwner(syn.url, '@boss2:localhost', 'boss2pass');
+  await owner.start();
+  try {
+    const roomId = await owner.createEncryptedRoom([bot2Id]);
+    const bot2 = new MatrixBot({
+      homeserverUrl: syn.url, userId: bot2Id, password: 'botpass2', storeDir: tempDir('matrix-onboarding-2'), owner: '@boss2:localhost', log: botLog,
+    });
+    await bot2.start();
+    try {
+      assert.equal(bot2.ownerRoom, roomId);
+      await waitFor(() => bot2.joinedRooms().includes(roomId), 20_000, 'the bot joined the owner\'s room');
+      assert.deepEqual(bot2.joinedRooms(), [roomId]);
+    } finally {
+      await bot2.stop();
+    }
+  } finally {
+    await owner.stop();
+  }
 });

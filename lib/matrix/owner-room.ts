@@ -17,10 +17,14 @@ function readSaved(file: string): Saved | undefined {
   }
 }
 
-/** A room the bot is in, encrypted, where the owner is joined or invited: an existing room keeps working. */
-function sharedRoom(client: Sdk.MatrixClient, owner: string): string | undefined {
-  return client.getRooms().find((r) => r.getMyMembership() === 'join' && r.hasEncryptionStateEvent()
-    && ['join', 'invite'].includes(r.getMember(owner)?.membership ?? ''))?.roomId;
+/**
+ * An encrypted room the bot shares with the owner, so an existing room keeps working: one the bot is
+ * in with the owner joined or invited, or one the owner invited the bot to (answerInvite joins it).
+ */
+function sharedRoom(client: Sdk.MatrixClient, owner: string, me: string): string | undefined {
+  const rooms = client.getRooms().filter((r) => r.hasEncryptionStateEvent());
+  return rooms.find((r) => r.getMyMembership() === 'join' && ['join', 'invite'].includes(r.getMember(owner)?.membership ?? ''))?.roomId
+    ?? rooms.find((r) => r.getMyMembership() === 'invite' && r.getMember(me)?.events.member?.getSender() === owner)?.roomId;
 }
 
 /**
@@ -42,7 +46,7 @@ export async function ensureOwnerRoom(client: Sdk.MatrixClient, storeDir: string
     return { roomId, created };
   };
   if (saved && saved.owner === owner && client.getRoom(saved.roomId)?.getMyMembership() === 'join') return keep(saved.roomId, false);
-  const existing = sharedRoom(client, owner);
+  const existing = sharedRoom(client, owner, client.getSafeUserId());
   if (existing) return keep(existing, false);
   const { room_id: roomId } = await client.createRoom({
     preset: 'private_chat' as Sdk.Preset,
