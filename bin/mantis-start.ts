@@ -2,13 +2,21 @@
 // `npm start`: Mantis with its default flow on an embedded Node-RED.
 // Environment variables are documented in the README ("npm start settings").
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { homedir, userInfo } from 'node:os';
+import { join, resolve, sep } from 'node:path';
 import { EmbeddedNodeRed } from '../lib/embedded/node-red';
 import { EmbeddedBroker } from '../lib/embedded/broker';
 import { editorLogin, isLoopback, mqttLogin } from '../lib/embedded/start-settings';
+import { serviceUnit } from '../lib/embedded/service-unit';
 
 const root = resolve(__dirname, '..', '..');
 const env = process.env;
+
+/**
+ * A checkout keeps its data beside it (.mantis-data); an install under node_modules does not,
+ * since `npm update` replaces that folder: its data goes to ~/.mantis.
+ */
+const defaultUserDir = root.split(sep).includes('node_modules') ? join(homedir(), '.mantis') : join(root, '.mantis-data');
 
 /** "Mantis 0.1.0 (Node v22…, Node-RED 5.0.7)": the first line of every start, so the log says what ran after an update. */
 function versionLine(): string {
@@ -19,12 +27,20 @@ function versionLine(): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--print-service')) {
+    const home = homedir();
+    process.stdout.write(serviceUnit({
+      user: userInfo().username, home, node: process.execPath, script: __filename,
+      userDir: resolve(env.MANTIS_USER_DIR || join(home, '.mantis')),
+    }));
+    return;
+  }
   console.log(versionLine());
   // Everything written from here on (credentials, the key to them, clips) is for this user only.
   process.umask(0o077);
   const host = env.MANTIS_HOST ?? '127.0.0.1';
   const port = Number(env.MANTIS_PORT ?? 1880);
-  const userDir = resolve(env.MANTIS_USER_DIR ?? join(root, '.mantis-data'));
+  const userDir = resolve(env.MANTIS_USER_DIR || defaultUserDir);
   const login = editorLogin(env);
   if (!login && !isLoopback(host)) {
     throw new Error(`refusing to open the editor on ${host} without a login: anyone on the network could change the flow `
