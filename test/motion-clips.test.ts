@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeClip, STANDARD_SCENE, QUIET_SCENE, type TruthClip } from './helpers/clips';
+import { makePhenomenon, type Phenomenon } from './helpers/phenomena';
 import { repoRoot, tempDir } from './helpers/paths';
 import { detectFile } from '../lib/motion/detect-file';
 import { loadGrayFrames, GrayFileReader } from '../lib/video/gray-file';
@@ -133,7 +134,8 @@ test('vtest.avi (people walking all the time) is motion from the start to the en
 test('tree.avi: a mask over the swaying tree silences it; without it the leaves are motion; the hand is found', async () => {
   const tree = join(DATA, 'tree.avi');
   // The first 22 s are leaves only (a hand enters at about 23 s). Sensitive settings to make the leaves count.
-  const sensitive = { threshold: 15 };
+  // Learned repetitive motion off: this is about what a mask does.
+  const sensitive = { threshold: 15, repetitiveLevel: 0 };
   const leaves = await detectFile(tree, sensitive, { duration: 22 });
   assert.ok(leaves.events.some((e) => e.event === 'start'), 'swaying leaves gave no event without a mask');
   const masked = await detectFile(tree, { ...sensitive, masks: [[[0.12, 0], [1, 0], [1, 1], [0.12, 1]]] }, { duration: 22 });
@@ -143,3 +145,21 @@ test('tree.avi: a mask over the swaying tree silences it; without it the leaves 
   const big = all.events.find((e) => e.event !== 'end' && e.t >= 23_000 && e.score > 0.05);
   assert.ok(big, `the hand was not seen: ${JSON.stringify(all.events.map((e) => [e.event, e.t, e.score]))}`);
 });
+
+/** Starts and ends (ms) of the events a clip gives with the default settings. */
+async function eventsOf(path: string): Promise<Array<[string, number]>> {
+  const { events } = await detectFile(path, {});
+  return events.filter((e) => e.event !== 'update').map((e) => [e.event, e.startedAt]);
+}
+
+for (const [what, entry] of [['shadow', 8], ['tree', 12]] as Array<[Phenomenon, number]>) {
+  test(`${what}: nothing else moving is no event; a figure entering at ${entry} s is exactly one event within 1 s`, async () => {
+    const alone = await makePhenomenon(dir, `${what}-alone`, what, 20);
+    assert.deepEqual(await eventsOf(alone), [], `${what} alone raised events`);
+    const entering = await makePhenomenon(dir, `${what}-figure`, what, 20, { at: entry });
+    const events = await eventsOf(entering);
+    const starts = events.filter(([kind]) => kind === 'start');
+    assert.equal(starts.length, 1, JSON.stringify(events));
+    assert.ok(starts[0][1] >= entry * 1000 && starts[0][1] <= entry * 1000 + 1000, `started at ${starts[0][1]} ms (${JSON.stringify(events)})`);
+  });
+}

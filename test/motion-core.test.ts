@@ -272,3 +272,58 @@ test('timing: min duration, end delay, update rate, reset and a clock that jumps
   assert.equal(back[0]?.camera, 'cam1');
   assert.ok(!d3.inMotion);
 });
+
+test('event cap: a blinking patch for 100 s ends at the cap; an object in a new place during it is a new event within 1 s', () => {
+  const base = scene(0, { noise: 0 });
+  const frame = (i: number, extra: Rect[]): GrayFrame => {
+    const data = new Uint8Array(base.data);
+    // The blinking patch: on every other frame (what flicker bands do to one place).
+    for (const r of [...(i % 2 ? [{ x: 20, y: 20, w: 40, h: 40, v: 250 }] : []), ...extra]) {
+      for (let y = r.y; y < r.y + r.h; y++) data.fill(r.v, y * W + r.x, y * W + r.x + r.w);
+    }
+    return { width: W, height: H, data, t: i * 200 };
+  };
+  // Learned repetitive motion off, so the cap alone is tested.
+  const det = new MotionDetector({ repetitiveLevel: 0, maxEventDuration: 30_000 });
+  const events = feed(det, Array.from({ length: 500 }, (_, i) => frame(i, i >= 250 && i < 270 ? [{ x: 150 + 4 * (i - 250), y: 100, w: 24, h: 40, v: 10 }] : [])));
+  const starts = events.filter((e) => e.event === 'start');
+  const ends = events.filter((e) => e.event === 'end');
+  const summary = JSON.stringify(events.filter((e) => e.event !== 'update').map((e) => [e.event, e.startedAt, e.t]));
+  for (const e of ends) assert.ok(e.t - e.startedAt <= 30_000 + 400, `an event of ${e.t - e.startedAt} ms: ${summary}`);
+  // The object enters at 50 s: an event starting within 1 s of it.
+  assert.ok(starts.some((s) => s.startedAt >= 50_000 && s.startedAt <= 51_000), summary);
+  // Without a cap the patch is one event from the start to the end.
+  const uncapped = feed(new MotionDetector({ repetitiveLevel: 0, maxEventDuration: 0 }), Array.from({ length: 500 }, (_, i) => frame(i, [])));
+  assert.equal(uncapped.filter((e) => e.event === 'start').length, 1);
+});
+
+test('learned repetitive motion: a blinking patch is learned and silenced, an object crossing it still counts, reset mask forgets it', () => {
+  const base = scene(0, { noise: 0 });
+  const frame = (i: number, extra: Rect[]): GrayFrame => {
+    const data = new Uint8Array(base.data);
+    // The blinking patch: 40 % darker on every other frame, its texture kept (a flicker band).
+    if (i % 2) for (let y = 20; y < 80; y++) for (let x = 20; x < 80; x++) data[y * W + x] = Math.round(data[y * W + x] * 0.6);
+    for (const r of extra) for (let y = r.y; y < r.y + r.h; y++) data.fill(r.v, y * W + r.x, y * W + r.x + r.w);
+    return { width: W, height: H, data, t: i * 200 };
+  };
+  const det = new MotionDetector({ maxEventDuration: 0 });
+  const blink = feed(det, Array.from({ length: 100 }, (_, i) => frame(i, [])));
+  assert.ok(det.blocks.learned.some((b) => b === 1), 'nothing learned');
+  assert.ok(!det.inMotion, `the blinking patch is still motion: ${JSON.stringify(blink.map((e) => [e.event, e.t]))}`);
+  // A dark object crossing the learned patch is motion.
+  const cross = feed(det, Array.from({ length: 15 }, (_, k) => frame(100 + k, [{ x: 10 + 5 * k, y: 30, w: 20, h: 40, v: 0 }])));
+  assert.ok(cross.some((e) => e.event === 'start'), 'the object over the learned patch was not seen');
+  det.resetMask();
+  assert.ok(det.blocks.learned.every((b) => b === 0));
+});
+
+test('per-zone sensitivity: a zone with a high minimum area ignores what another zone reports', () => {
+  const mover = (i: number): Rect[] => [{ x: 30 + i * 4, y: 40, w: 20, h: 24, v: 250 }, { x: 200 + i * 4, y: 40, w: 20, h: 24, v: 250 }];
+  const frames = Array.from({ length: 20 }, (_, i) => scene(i * 200, { rects: i >= 5 && i < 15 ? mover(i) : [] }));
+  const zones = [{ name: 'tree', points: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]], minArea: 0.2 }, { name: 'door', points: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]], threshold: 30 }];
+  const start = feed(new MotionDetector({ zones }), frames).find((e) => e.event === 'start');
+  assert.deepEqual(start?.zones, ['door']);
+  const strict = feed(new MotionDetector({ zones: [{ ...zones[0] }, { ...zones[1], minArea: 0.2 }] }), frames);
+  assert.deepEqual(strict, []);
+  assert.throws(() => validateConfig({ zones: [{ name: 'a', points: [[0, 0], [1, 0], [1, 1]], threshold: 0 }] }), /zones\[0\] \(a\) threshold: 0 is out of range/);
+});

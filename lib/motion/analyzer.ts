@@ -10,6 +10,10 @@ import { rasterizePolygon } from './polygon';
 
 /** A changed pixel still for this many frames is something that stopped (or a ghost): learn it normally. */
 const STILL_FRAMES = 8;
+/** Learned repetitive motion is kept per block of BLOCK×BLOCK working pixels. */
+export const BLOCK = 8;
+/** A block moved in a frame when at least this many of its pixels changed. */
+const BLOCK_MOVED_PIXELS = 3;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -36,6 +40,18 @@ export interface FrameAnalysis {
   zoneBits: number;
   /** Largest brightness shift against the background explained by the tone fit (light, exposure), 0..255. */
   offset: number;
+  /** Blobs dropped as a change of light (shadowCorrelation). */
+  lightBlobs?: number;
+}
+
+/** Per-block state for the debug view and the event logic; arrays are live (reused next frame). */
+export interface BlockState {
+  cols: number;
+  rows: number;
+  /** 1 where the block moved in the last analysed frame. */
+  moved: Uint8Array;
+  /** 1 where repetitive motion is learned (weighed down). */
+  learned: Uint8Array;
 }
 
 export class FrameAnalyzer {
@@ -82,6 +98,33 @@ export class FrameAnalyzer {
   private runZones = new Uint32Array(0);
   private parent = new Int32Array(0);
   private rowFirstRun = new Int32Array(0);
+  /** Own span of each run (runX0/runX1 of a root become its blob's bounds). */
+  private runS = new Int32Array(0);
+  private runE = new Int32Array(0);
+  // Per blob (at its root run): sums for the correlation of its pixels with the background.
+  private sv = new Float64Array(0);
+  private sg = new Float64Array(0);
+  private svv = new Float64Array(0);
+  private sgg = new Float64Array(0);
+  private svg = new Float64Array(0);
+  /** Per pixel threshold: the zone's or the detector's, times repetitiveGain in learned blocks. */
+  private thrMap = new Uint8Array(0);
+  private baseThr = new Uint8Array(0);
+  // Learned repetitive motion, per block.
+  private cols = 0;
+  private rows = 0;
+  private blockPix = new Int32Array(0);
+  private blockMoved = new Uint8Array(0);
+  private blockLearned = new Uint8Array(0);
+  private activity = new Float32Array(0);
+  /** Frames with block statistics since the start, for a fast first estimate (1/n) of each block's activity. */
+  private blockFrames = 0;
+  private lastT = NaN;
+  // Zones with their own minimum area: pixel counts per zone, zone sizes.
+  private zoneArea = new Float64Array(0);
+  private zoneCount = new Float64Array(0);
+  /** Zones whose pixels count in the detector's minArea (no own minArea). */
+  private plainZones = 0;
 
   constructor(private readonly cfg: MotionConfig) {}
 
@@ -92,9 +135,26 @@ export class FrameAnalyzer {
   /** Watched pixels (not masked; inside a zone when zones exist). */
   get watchedPixels(): number { return this.activeCount; }
 
-  /** Forget the background; the next frame becomes it. */
+  /** Blocks moved and learned, for the debug view and the event area. */
+  get blocks(): BlockState { return { cols: this.cols, rows: this.rows, moved: this.blockMoved, learned: this.blockLearned }; }
+
+  /** Forget the background and the learned repetitive motion; the next frame becomes the background. */
   reset(): void {
     this.hasBackground = false;
+    this.resetMask();
+  }
+
+  /** Forget the background only (the learned mask stays): after an event cap. */
+  relearn(): void {
+    this.hasBackground = false;
+  }
+
+  /** Forget the learned repetitive motion: every block at full weight again. */
+  resetMask(): void {
+    this.activity.fill(0);
+    this.blockLearned.fill(0);
+    this.blockFrames = 0;
+    this.thrMap.set(this.baseThr);
   }
 
   private resize(frameW: number, frameH: number): void {
@@ -133,11 +193,42 @@ export class FrameAnalyzer {
     let count = 0;
     for (let i = 0; i < n; i++) count += this.active[i];
     this.activeCount = count;
+    // Per-zone sensitivity: the lowest threshold of the zones a pixel is in (the detector's where none is set).
+    this.baseThr = new Uint8Array(n).fill(this.cfg.threshold);
+    this.zoneArea = new Float64Array(zones.length);
+    this.zoneCount = new Float64Array(zones.length);
+    this.plainZones = 0;
+    zones.forEach((z, i) => { if (z.minArea === undefined) this.plainZones |= 1 << i; });
+    this.plainZones >>>= 0;
+    const zm = this.zoneMap;
+    for (let i = 0; i < n; i++) {
+      const bits = zm[i];
+      if (bits === 0 || this.active[i] === 0) continue;
+      let thr = 255;
+      for (let z = 0; z < zones.length; z++) {
+        if (!(bits & (1 << z))) continue;
+        this.zoneArea[z]++;
+        thr = Math.min(thr, zones[z].threshold ?? this.cfg.threshold);
+      }
+      this.baseThr[i] = thr;
+    }
+    this.thrMap = new Uint8Array(this.baseThr);
+    this.cols = Math.ceil(width / BLOCK);
+    this.rows = Math.ceil(height / BLOCK);
+    const blocks = this.cols * this.rows;
+    this.blockPix = new Int32Array(blocks);
+    this.blockMoved = new Uint8Array(blocks);
+    this.blockLearned = new Uint8Array(blocks);
+    this.activity = new Float32Array(blocks);
+    this.blockFrames = 0;
     this.hasBackground = false;
   }
 
-  analyze(data: Uint8Array, frameW: number, frameH: number): FrameAnalysis {
+  /** @param t the frame's time in ms (for the memory of repetitive motion); without it 5 fps is assumed. */
+  analyze(data: Uint8Array, frameW: number, frameH: number, t?: number): FrameAnalysis {
     if (frameW !== this.frameW || frameH !== this.frameH) this.resize(frameW, frameH);
+    const dt = t !== undefined && Number.isFinite(this.lastT) && t > this.lastT ? t - this.lastT : 200;
+    this.lastT = t ?? NaN;
     const width = this.width;
     const height = this.height;
     const prev = this.blurred;
@@ -148,6 +239,7 @@ export class FrameAnalyzer {
       this.bg.set(this.blurred);
       this.previous.set(this.blurred);
       this.hasBackground = true;
+      this.blockMoved.fill(0);
       return { kind: 'first', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset: 0 };
     }
     this.toneFit();
@@ -157,30 +249,155 @@ export class FrameAnalyzer {
     if (this.maxShift > this.cfg.threshold || changed > this.cfg.globalChange) {
       // A light, a cloud, an exposure jump: not motion. Take the new look as the background at once.
       this.bg.set(this.blurred);
+      this.blockMoved.fill(0);
       return { kind: 'global', changed, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
     }
+    this.learnBlocks(dt);
     if (changedPixels === 0) return { kind: 'ok', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
     this.components();
     const minBlob = Math.max(1, this.cfg.minBlob * this.activeCount);
+    this.blobStats(minBlob);
     let counted = 0;
     let zoneBits = 0;
+    let lightBlobs = 0;
     const kept: Blob[] = [];
     const { runX0, runX1, runY, runY1, runPix, runZones, parent } = this;
     for (let r = 0; r < this.nRuns; r++) {
       if (parent[r] !== r || runPix[r] < minBlob) continue;
+      if (this.isLight(r)) { lightBlobs++; continue; }
       counted += runPix[r];
       zoneBits |= runZones[r];
       kept.push({ x0: runX0[r], y0: runY[r], x1: runX1[r], y1: runY1[r], pixels: runPix[r], zoneBits: runZones[r] });
     }
     const score = counted / this.activeCount;
-    const motion = counted > 0 && score >= this.cfg.minArea;
+    let motion = counted > 0 && score >= this.cfg.minArea;
+    if (counted > 0 && this.plainZones !== (2 ** this.cfg.zones.length - 1) >>> 0) {
+      // Zones with their own minimum area: each is judged on its own pixels; the others share minArea.
+      const own = this.zoneRule(minBlob);
+      motion = own.motion;
+      zoneBits = own.zoneBits;
+    }
     kept.sort((a, b) => b.pixels - a.pixels);
     const boxes: Box[] = [];
     for (let k = 0; k < kept.length && k < this.cfg.maxBoxes; k++) {
       const b = kept[k];
       boxes.push({ x: b.x0 / width, y: b.y0 / height, w: (b.x1 - b.x0 + 1) / width, h: (b.y1 - b.y0 + 1) / height });
     }
-    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset };
+    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset, lightBlobs };
+  }
+
+  /**
+   * Learned repetitive motion (Motion's smart mask, per block): each block's activity is the
+   * running share of frames it moved in, over about repetitiveTime. A block above repetitiveLevel
+   * is learned and needs repetitiveGain × the threshold; below half that level it is back to normal.
+   */
+  private learnBlocks(dt: number): void {
+    const level = this.cfg.repetitiveLevel;
+    const moved = this.blockMoved;
+    const pix = this.blockPix;
+    for (let b = 0; b < pix.length; b++) moved[b] = pix[b] >= BLOCK_MOVED_PIXELS ? 1 : 0;
+    if (level <= 0) return;
+    this.blockFrames++;
+    // The first frames average with equal weights, so a scene that is moving when the camera starts is learned in seconds.
+    const rate = Math.max(Math.min(1, dt / this.cfg.repetitiveTime), 1 / this.blockFrames);
+    const act = this.activity;
+    const learned = this.blockLearned;
+    for (let b = 0; b < act.length; b++) {
+      const a = act[b] + rate * (moved[b] - act[b]);
+      act[b] = a;
+      const now = learned[b] ? (a >= level / 2 ? 1 : 0) : (a >= level ? 1 : 0);
+      if (now !== learned[b]) {
+        learned[b] = now;
+        this.fillBlock(b, now === 1);
+      }
+    }
+  }
+
+  private fillBlock(b: number, learned: boolean): void {
+    const w = this.width;
+    const bx = (b % this.cols) * BLOCK;
+    const by = Math.floor(b / this.cols) * BLOCK;
+    const gain = this.cfg.repetitiveGain;
+    const x1 = Math.min(w, bx + BLOCK);
+    const y1 = Math.min(this.height, by + BLOCK);
+    for (let y = by; y < y1; y++) {
+      for (let i = y * w + bx, end = y * w + x1; i < end; i++) {
+        this.thrMap[i] = learned ? Math.min(254, Math.round(this.baseThr[i] * gain)) : this.baseThr[i];
+      }
+    }
+  }
+
+  /** Per candidate blob (at its root): sums of its pixels and the background's under them. */
+  private blobStats(minBlob: number): void {
+    if (this.cfg.shadowCorrelation >= 1) return;
+    const { runS, runE, runY, runPix, raw, blurred: b, bg, sv, sg, svv, sgg, svg } = this;
+    const w = this.width;
+    for (let r = 0; r < this.nRuns; r++) {
+      const root = this.find(r);
+      if (root === r) { sv[r] = 0; sg[r] = 0; svv[r] = 0; sgg[r] = 0; svg[r] = 0; }
+    }
+    for (let r = 0; r < this.nRuns; r++) {
+      const root = this.find(r);
+      if (runPix[root] < minBlob) continue;
+      let a = 0; let c = 0; let aa = 0; let cc = 0; let ac = 0;
+      for (let i = runY[r] * w + runS[r], end = runY[r] * w + runE[r]; i <= end; i++) {
+        if (raw[i] === 0) continue;
+        const v = b[i];
+        const g = bg[i];
+        a += v; c += g; aa += v * v; cc += g * g; ac += v * g;
+      }
+      sv[root] += a; sg[root] += c; svv[root] += aa; sgg[root] += cc; svg[root] += ac;
+    }
+  }
+
+  /**
+   * Light-change rule: under a shadow or a patch of sun the scene keeps its texture, only
+   * darker or brighter, so the new pixels correlate with the background; an object replaces it.
+   * A blob over a featureless background cannot be told apart and counts.
+   */
+  private isLight(root: number): boolean {
+    const limit = this.cfg.shadowCorrelation;
+    if (limit >= 1) return false;
+    const n = this.runPix[root];
+    if (n < 16) return false;
+    const mv = this.sv[root] / n;
+    const mg = this.sg[root] / n;
+    const varV = this.svv[root] / n - mv * mv;
+    const varG = this.sgg[root] / n - mg * mg;
+    if (varG < 16 || varV < 4) return false;
+    const corr = (this.svg[root] / n - mv * mg) / Math.sqrt(varV * varG);
+    return corr >= limit;
+  }
+
+  /** Zones with an own minArea are judged on the counted pixels inside them; the rest on minArea over the watched area. */
+  private zoneRule(minBlob: number): { motion: boolean; zoneBits: number } {
+    const { runS, runE, runY, runPix, raw, zoneMap: zm, zoneCount } = this;
+    const zones = this.cfg.zones;
+    const plain = this.plainZones;
+    const w = this.width;
+    zoneCount.fill(0);
+    let plainCount = 0;
+    let plainBits = 0;
+    for (let r = 0; r < this.nRuns; r++) {
+      const root = this.find(r);
+      if (runPix[root] < minBlob || this.isLight(root)) continue;
+      for (let i = runY[r] * w + runS[r], end = runY[r] * w + runE[r]; i <= end; i++) {
+        if (raw[i] === 0) continue;
+        const bits = zm[i];
+        if (bits & plain) { plainCount++; plainBits |= bits & plain; }
+        const ownBits = bits & ~plain;
+        if (ownBits) for (let z = 0; z < zones.length; z++) if (ownBits & (1 << z)) zoneCount[z]++;
+      }
+    }
+    let zoneBits = 0;
+    let motion = false;
+    if (plainCount > 0 && plainCount / this.activeCount >= this.cfg.minArea) { motion = true; zoneBits |= plainBits; }
+    for (let z = 0; z < zones.length; z++) {
+      const min = zones[z].minArea;
+      if (min === undefined || zoneCount[z] === 0 || this.zoneArea[z] === 0) continue;
+      if (zoneCount[z] / this.zoneArea[z] >= min) { motion = true; zoneBits |= 1 << z; }
+    }
+    return { motion, zoneBits: zoneBits >>> 0 };
   }
 
   /** Shrink and blur the frame into `blurred`. */
@@ -426,6 +643,10 @@ export class FrameAnalyzer {
     const w = this.width;
     const h = this.height;
     const thr = this.cfg.threshold;
+    const thrMap = this.thrMap;
+    const cols = this.cols;
+    const blockPix = this.blockPix;
+    blockPix.fill(0);
     const gain = 1 + this.slope;
     const shift = this.shift;
     const lr = this.cfg.learningRate;
@@ -443,11 +664,13 @@ export class FrameAnalyzer {
     for (let y = 0, row = 0; y < h; y++, row += w) {
       let count = 0;
       const end = row + w;
+      const blockRow = (y >> 3) * cols;
       for (let i = row; i < end; i++) {
         const v = b[i];
         const g = bg[i];
         const e = v - gain * g - shift;
-        if ((e <= thr && e >= -thr) || (!all && act[i] === 0)) {
+        const t = thrMap[i];
+        if ((e <= t && e >= -t) || (!all && act[i] === 0)) {
           raw[i] = 0;
           stillFor[i] = 0;
           bg[i] = g + lr * (v - g);
@@ -455,6 +678,7 @@ export class FrameAnalyzer {
         }
         raw[i] = 1;
         count++;
+        blockPix[blockRow + ((i - row) >> 3)]++;
         // Changed pixels learn slowly, so a passing object leaves no trail; but changed pixels that stay
         // the same for STILL_FRAMES frames (an object that stopped, or the ghost of one that was in the
         // first frame) learn at the normal rate and fade into the background.
@@ -479,6 +703,10 @@ export class FrameAnalyzer {
     this.runPix = grow(this.runPix, (n) => new Int32Array(n));
     this.runZones = grow(this.runZones, (n) => new Uint32Array(n));
     this.parent = grow(this.parent, (n) => new Int32Array(n));
+    this.runS = grow(this.runS, (n) => new Int32Array(n));
+    this.runE = grow(this.runE, (n) => new Int32Array(n));
+    const f64 = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => { const b = new Float64Array(cap); b.set(a); return b; };
+    this.sv = f64(this.sv); this.sg = f64(this.sg); this.svv = f64(this.svv); this.sgg = f64(this.sgg); this.svg = f64(this.svg);
     this.runCap = cap;
   }
 
@@ -529,6 +757,8 @@ export class FrameAnalyzer {
         const r = nRuns++;
         this.runX0[r] = x0;
         this.runX1[r] = x1;
+        this.runS[r] = x0;
+        this.runE[r] = x1;
         this.runY[r] = y;
         this.runY1[r] = y;
         this.runPix[r] = pix;

@@ -33,6 +33,18 @@ export interface MotionConfig {
   globalChange: number;
   /** At most this many boxes per event, largest first. */
   maxBoxes: number;
+  /** Learned repetitive motion: a block (8×8 working pixels) that moved in at least this share of
+   *  recent frames (leaves, flicker bands, water) is learned; 0 = off. */
+  repetitiveLevel: number;
+  /** How far back "recent" reaches (ms): a learned block that stops moving is back to full weight after about this long. */
+  repetitiveTime: number;
+  /** Learned blocks need this many times the threshold (1 = no weighing down); what moves through them with more contrast still counts. */
+  repetitiveGain: number;
+  /** Light-change rejection: a blob whose pixels correlate with the background at least this much is the
+   *  same scene lit differently (a cloud shadow, a sun patch), not an object; 1 = off. */
+  shadowCorrelation: number;
+  /** Event cap (ms): an event longer than this whose moving area stopped growing ends, and the background is relearnt; 0 = none. */
+  maxEventDuration: number;
   /** Named areas; with zones, only motion inside them counts, and events name the zones hit. */
   zones: Zone[];
   /** Areas never watched. */
@@ -53,6 +65,11 @@ export const DEFAULT_CONFIG: Readonly<MotionConfig> = Object.freeze({
   updateInterval: 1000,
   globalChange: 0.5,
   maxBoxes: 10,
+  repetitiveLevel: 0.12,
+  repetitiveTime: 10_000,
+  repetitiveGain: 3,
+  shadowCorrelation: 0.85,
+  maxEventDuration: 60_000,
   zones: [],
   masks: [],
 });
@@ -74,6 +91,11 @@ const RANGES: Record<NumberKey, Range> = {
   updateInterval: { min: 0, max: 3_600_000, what: 'update interval in ms' },
   globalChange: { min: 0.05, max: 1, what: 'global change fraction' },
   maxBoxes: { min: 0, max: 1000, integer: true, what: 'maximum number of boxes' },
+  repetitiveLevel: { min: 0, max: 1, what: 'share of recent frames a block must move in to be learned; 0 = off' },
+  repetitiveTime: { min: 1000, max: 3_600_000, what: 'memory of repetitive motion in ms' },
+  repetitiveGain: { min: 1, max: 10, what: 'threshold factor in learned blocks' },
+  shadowCorrelation: { min: 0, max: 1, what: 'correlation with the background above which a blob is a light change; 1 = off' },
+  maxEventDuration: { min: 0, max: 86_400_000, what: 'event cap in ms; 0 = none' },
 };
 
 /**

@@ -4,7 +4,12 @@
 import type { GrayFrame } from '../video/frame';
 import type { Box, MotionEvent } from './event';
 import { validateConfig, type MotionConfig } from './config';
-import { FrameAnalyzer, type FrameAnalysis } from './analyzer';
+import { FrameAnalyzer, type BlockState, type FrameAnalysis } from './analyzer';
+
+/** An event whose moving area has not grown for this long (ms, at most the cap) is settled. */
+const SETTLE_MS = 10_000;
+/** New area: at least this many blocks moving outside the area the event covered so far. */
+const NEW_AREA_BLOCKS = 2;
 
 export class FrameError extends Error {
   override name = 'FrameError';
@@ -37,6 +42,9 @@ export class MotionDetector {
   private peak = 0;
   private zoneBits = 0;
   private lastBoxes: Box[] = [];
+  /** Blocks the current event (or candidate) moved in, and when that area last grew. */
+  private area = new Uint8Array(0);
+  private grewAt = -1;
   /** The analysis of the last frame, for status displays and tuning. */
   last: FrameAnalysis | null = null;
 
@@ -47,6 +55,12 @@ export class MotionDetector {
   }
 
   get inMotion(): boolean { return this.active; }
+
+  /** Moved and learned blocks of the last frame (debug view). */
+  get blocks(): BlockState { return this.analyzer.blocks; }
+
+  /** Forgets the learned repetitive motion (the "reset mask" command); events go on. */
+  resetMask(): void { this.analyzer.resetMask(); }
 
   /**
    * Forgets background and timing. Returns an `end` event when motion was going on,
@@ -75,16 +89,36 @@ export class MotionDetector {
       out = this.reset();
     }
     this.lastT = t;
-    const a = this.analyzer.analyze(frame.data, frame.width, frame.height);
+    const a = this.analyzer.analyze(frame.data, frame.width, frame.height, t);
     this.last = a;
     if (a.kind !== 'ok') return out; // no evidence either way
     const cfg = this.config;
+    const grewBefore = this.grewAt;
+    const grew = a.motion ? this.growArea(t) : false;
+    if (this.active && cfg.maxEventDuration > 0) {
+      const settled = t - grewBefore >= Math.min(SETTLE_MS, cfg.maxEventDuration);
+      if (settled && grew) {
+        // Event cap, new place: something moves where the long, settled event never did. It is a new event.
+        out.push(this.event('end', t, this.peak));
+        this.active = false;
+        this.since = -1;
+      } else if (settled && t - this.since >= cfg.maxEventDuration) {
+        // Event cap: too long, and nothing new moved for a while (flicker, rain): end it, relearn the background.
+        out.push(this.event('end', t, this.peak));
+        this.active = false;
+        this.since = -1;
+        this.analyzer.relearn();
+        return out;
+      }
+    }
     if (a.motion) {
       if (this.since < 0 || (!this.active && t - this.lastMotion > cfg.minDuration)) {
         // New candidate (an earlier one that went quiet for longer than minDuration is dropped).
         this.since = t;
         this.peak = 0;
         this.zoneBits = 0;
+        this.area.fill(0);
+        this.growArea(t);
       }
       this.lastMotion = t;
       this.peak = Math.max(this.peak, a.score);
@@ -108,6 +142,20 @@ export class MotionDetector {
       this.since = -1;
     }
     return out;
+  }
+
+  /** Adds the blocks moving now to the event's area; true when that was new area. */
+  private growArea(t: number): boolean {
+    const { moved } = this.analyzer.blocks;
+    if (this.area.length !== moved.length) this.area = new Uint8Array(moved.length);
+    const area = this.area;
+    let fresh = 0;
+    for (let b = 0; b < moved.length; b++) {
+      if (moved[b] && !area[b]) { area[b] = 1; fresh++; }
+    }
+    if (fresh < NEW_AREA_BLOCKS) return false;
+    this.grewAt = t;
+    return true;
   }
 
   private event(kind: MotionEvent['event'], t: number, score: number): MotionEvent {

@@ -1,10 +1,12 @@
 // Zones and masks: polygons in normalized coordinates (0..1 of width and height),
 // rasterized once per frame size so the per-frame loop only reads a byte per pixel.
 import { ConfigError } from './errors';
+import { numberSetting } from '../common/settings';
 
 /** [[x, y], ...] with 0 <= x, y <= 1; at least three points. */
 export type Polygon = Array<[number, number]>;
-export interface Zone { name: string; points: Polygon }
+/** A named area; `threshold` and `minArea` (a fraction of the zone's own area) override the detector's inside it. */
+export interface Zone { name: string; points: Polygon; threshold?: number; minArea?: number }
 
 /** Even-odd rule; a point exactly on an edge may fall either way. */
 export function pointInPolygon(x: number, y: number, poly: Polygon): boolean {
@@ -99,6 +101,12 @@ export function parseZones(value: unknown): Zone[] {
     if (typeof name !== 'string' || name.trim() === '') throw new ConfigError(`zones[${i}]: needs a non-empty "name"`);
     if (names.has(name)) throw new ConfigError(`zones[${i}]: duplicate zone name "${name}"`);
     names.add(name);
-    return { name, points: parsePolygon(z, `zones[${i}] (${name})`) };
+    const zone: Zone = { name, points: parsePolygon(z, `zones[${i}] (${name})`) };
+    // Per-zone sensitivity; absent, null or "" = the detector's setting.
+    const own = z as { threshold?: unknown; minArea?: unknown };
+    const given = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
+    if (given(own.threshold)) zone.threshold = numberSetting(`zones[${i}] (${name}) threshold`, own.threshold, { min: 1, max: 254, integer: true, what: 'pixel threshold (0..255 scale)' });
+    if (given(own.minArea)) zone.minArea = numberSetting(`zones[${i}] (${name}) minArea`, own.minArea, { min: 0, max: 1, what: 'minimum area, fraction of the zone' });
+    return zone;
   });
 }

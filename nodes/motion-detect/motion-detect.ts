@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { MotionDetector, checkFrame } from '../../lib/motion/detector';
 import { configFromEditor, type MotionEditorFields } from '../../lib/motion/node-config';
-import type { MotionConfig } from '../../lib/motion/config';
+import { validateConfig, type MotionConfig } from '../../lib/motion/config';
 import type { MotionEvent } from '../../lib/motion/event';
 import type { GrayFrame } from '../../lib/video/frame';
 
@@ -69,9 +69,33 @@ export = function (RED: NodeAPI) {
       if (stalled && !anyMotion()) setStatus('yellow', 'ring', 'no frames');
     }, 1000);
 
-    this.on('input', (msg: NodeMessageInFlow & { reset?: unknown }, send, done) => {
+    this.on('input', (msg: NodeMessageInFlow & { reset?: unknown; zones?: unknown }, send, done) => {
       const camera = typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : undefined;
       const key = camera ?? '';
+      if (msg.payload === 'reset mask' || msg.reset === 'mask') {
+        // Forget the learned repetitive motion (leaves, flicker), of one camera or all; events go on.
+        for (const d of camera ? [detectors.get(key)] : [...detectors.values()]) d?.det.resetMask();
+        this.log(`learned repetitive motion forgotten${camera ? ` for "${camera}"` : ''}`);
+        done();
+        return;
+      }
+      if (msg.zones !== undefined) {
+        // New zones (with their own threshold / minArea) for every camera of this node.
+        try {
+          config = validateConfig({ ...config, zones: msg.zones });
+        } catch (e) {
+          this.warn(`motion-detect: msg.zones ignored: ${(e as Error).message}`);
+          setStatus('red', 'ring', `bad zones: ${(e as Error).message.slice(0, 50)}`);
+          done();
+          return;
+        }
+        const events = [...detectors.values()].flatMap((d) => d.det.reset());
+        if (events.length) send([events.map(toMsg), null]);
+        detectors.clear();
+        setStatus('green', 'ring', `zones: ${config.zones.map((z) => z.name).join(', ') || 'none'}`);
+        done();
+        return;
+      }
       if (msg.reset) {
         const targets = camera ? [detectors.get(key)] : [...detectors.values()];
         const events = targets.flatMap((d) => (d ? d.det.reset() : []));
