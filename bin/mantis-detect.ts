@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace]
+// mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace] [--debug OUT.mp4]
 // Prints one JSON object per line for each motion event, times in seconds into
 // the file, so settings can be tuned on one's own footage. Same code as the node.
 import { readFileSync } from 'node:fs';
@@ -7,11 +7,14 @@ import { detectFile } from '../lib/motion/detect-file';
 import { ConfigError } from '../lib/motion/errors';
 import { DEFAULT_CONFIG } from '../lib/motion/config';
 import type { MotionEvent } from '../lib/motion/event';
+import { DebugVideo } from '../lib/motion/debug-video';
 
-const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace]
+const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace] [--debug OUT.mp4]
   Prints {"event":"start"|"update"|"end","t":<s>,"startedAt":<s>,"score":...,"boxes":[...],"zones":[...]} per line.
   --fps    detection rate (default 5)      --width  detection width in px (default 320)
   --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset"}
+  --debug  also write OUT.mp4: the clip as the detector saw it, with moved blocks (gray outlines), learned
+           repetitive motion (dimmed, dotted), blob boxes and zones (white), and a square top left (white = event)
   --config detector settings, e.g. '{"threshold":20,"minArea":0.005,"masks":[[[0,0],[0.3,0],[0.3,1],[0,1]]]}'
   defaults: ${JSON.stringify(DEFAULT_CONFIG)}`;
 
@@ -34,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
   let fps: number | undefined;
   let width: number | undefined;
   let trace = false;
+  let debugOut: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => { const v = argv[++i]; if (v === undefined) fail(`${a} needs a value\n${USAGE}`); return v; };
@@ -48,6 +52,7 @@ async function main(argv: string[]): Promise<void> {
     } else if (a === '--fps') fps = Number(value());
     else if (a === '--width') width = Number(value());
     else if (a === '--trace') trace = true;
+    else if (a === '--debug') debugOut = value();
     else if (a.startsWith('-')) fail(`unknown option ${a}\n${USAGE}`);
     else if (file === undefined) file = a;
     else fail(`only one FILE, got also ${a}`);
@@ -56,16 +61,25 @@ async function main(argv: string[]): Promise<void> {
   // fps and width may also come inside the config JSON, to keep one settings object; flags win.
   if (config.fps !== undefined) { fps ??= Number(config.fps); delete config.fps; }
   if (config.width !== undefined) { width ??= Number(config.width); delete config.width; }
+  let debug: DebugVideo | undefined;
   try {
     await detectFile(file, config, {
       fps: fps ?? 5,
       width: width ?? 320,
       onEvent: (e) => process.stdout.write(`${toLine(e)}\n`),
-      onFrame: trace
-        ? (t, a) => process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset })}\n`)
+      onFrame: trace || debugOut
+        ? (t, a, frame, detector) => {
+          if (trace) process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset, light: a.lightBlobs ?? 0 })}\n`);
+          if (debugOut) {
+            debug ??= new DebugVideo(debugOut, frame.width, frame.height, fps ?? 5);
+            debug.write(detector.debugFrame(frame));
+          }
+        }
         : undefined,
     });
+    if (debug) await debug.finish();
   } catch (e) {
+    debug?.abort();
     if (e instanceof ConfigError || e instanceof RangeError) fail(`bad setting: ${e.message}`);
     fail((e as Error).message, 1);
   }

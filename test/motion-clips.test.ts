@@ -163,3 +163,20 @@ for (const [what, entry] of [['shadow', 8], ['tree', 12]] as Array<[Phenomenon, 
     assert.ok(starts[0][1] >= entry * 1000 && starts[0][1] <= entry * 1000 + 1000, `started at ${starts[0][1]} ms (${JSON.stringify(events)})`);
   });
 }
+
+test('CLI --debug writes the clip with the event state drawn: the square top left is white during the event only', async () => {
+  const clip = await makePhenomenon(dir, 'debug-src', 'tree', 16, { at: 8 });
+  const out = join(dir, 'debug.mp4');
+  const lines = await cli(clip, '--debug', out);
+  const start = lines.find((l) => l.event === 'start');
+  assert.ok(start, JSON.stringify(lines));
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'csv=p=0', out]);
+  assert.equal(stdout.trim(), '320,240,80');
+  // The pixel at (5, 5) of a frame, decoded by ffmpeg.
+  const pixel = async (at: number): Promise<number> => {
+    const { stdout: raw } = await run('ffmpeg', ['-v', 'error', '-ss', String(at), '-i', out, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 20 });
+    return raw[5 * 320 + 5];
+  };
+  assert.ok(await pixel(start.startedAt + 1.5) > 200, 'no white square during the event');
+  assert.ok(await pixel(2) < 60, 'white square without an event');
+});

@@ -132,6 +132,8 @@ export class FrameAnalyzer {
   get frameHeight(): number { return this.frameH; }
   /** The size the pixel work is done at. */
   get workSize(): { width: number; height: number } { return { width: this.width, height: this.height }; }
+  /** Frame pixels per working pixel (the effective downscale). */
+  get downscale(): number { return this.scale; }
   /** Watched pixels (not masked; inside a zone when zones exist). */
   get watchedPixels(): number { return this.activeCount; }
 

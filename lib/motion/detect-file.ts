@@ -3,6 +3,7 @@
 import type { MotionEvent } from './event';
 import { MotionDetector } from './detector';
 import type { FrameAnalysis } from './analyzer';
+import type { GrayFrame } from '../video/frame';
 import { GrayFileReader, type GrayFileInfo, type GrayFileOptions } from '../video/gray-file';
 
 export interface FileDetection { events: MotionEvent[]; info: GrayFileInfo }
@@ -15,7 +16,7 @@ export interface FileDetection { events: MotionEvent[]; info: GrayFileInfo }
 export async function detectFile(
   path: string,
   config: unknown = {},
-  opts: GrayFileOptions & { onEvent?: (e: MotionEvent) => void; onFrame?: (t: number, a: FrameAnalysis) => void } = {},
+  opts: GrayFileOptions & { onEvent?: (e: MotionEvent) => void; onFrame?: (t: number, a: FrameAnalysis, frame: GrayFrame, detector: MotionDetector) => void } = {},
 ): Promise<FileDetection> {
   const detector = new MotionDetector(config);
   const events: MotionEvent[] = [];
@@ -24,7 +25,7 @@ export async function detectFile(
   const reader = new GrayFileReader(path, (frame) => {
     lastT = frame.t;
     for (const e of detector.push(frame)) emit(e);
-    if (opts.onFrame && detector.last) opts.onFrame(frame.t, detector.last);
+    if (opts.onFrame && detector.last) opts.onFrame(frame.t, detector.last, frame, detector);
   }, opts);
   const info = await reader.start();
   for (const e of detector.reset(lastT)) emit(e);

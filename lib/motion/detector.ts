@@ -4,7 +4,8 @@
 import type { GrayFrame } from '../video/frame';
 import type { Box, MotionEvent } from './event';
 import { validateConfig, type MotionConfig } from './config';
-import { FrameAnalyzer, type BlockState, type FrameAnalysis } from './analyzer';
+import { BLOCK, FrameAnalyzer, type BlockState, type FrameAnalysis } from './analyzer';
+import { drawOverlay } from './overlay';
 
 /** An event whose moving area has not grown for this long (ms, at most the cap) is settled. */
 const SETTLE_MS = 10_000;
@@ -58,6 +59,17 @@ export class MotionDetector {
 
   /** Moved and learned blocks of the last frame (debug view). */
   get blocks(): BlockState { return this.analyzer.blocks; }
+
+  /** The frame with what the detector saw drawn over it (motion blocks, learned mask, boxes, zones, event state). */
+  debugFrame(frame: GrayFrame): Uint8Array {
+    return drawOverlay(frame, {
+      blocks: this.analyzer.blocks,
+      blockPx: BLOCK * this.analyzer.downscale,
+      boxes: this.last?.kind === 'ok' ? this.last.boxes : [],
+      zones: this.config.zones,
+      inMotion: this.active,
+    });
+  }
 
   /** Forgets the learned repetitive motion (the "reset mask" command); events go on. */
   resetMask(): void { this.analyzer.resetMask(); }
