@@ -180,3 +180,18 @@ test('CLI --debug writes the clip with the event state drawn: the square top lef
   assert.ok(await pixel(start.startedAt + 1.5) > 200, 'no white square during the event');
   assert.ok(await pixel(2) < 60, 'white square without an event');
 });
+
+test('10 minutes of mains flicker (rolling bands): no event longer than the cap, memory flat', async () => {
+  // Small and decoded as fast as ffmpeg goes: the detector's state, not the picture size, is under test.
+  const clip = await makePhenomenon(dir, 'flicker-10min', 'flicker', 600, undefined, '128x96');
+  const heap: number[] = [];
+  const { events, info } = await detectFile(clip, {}, { width: 128, onFrame: (t) => { if (t % 10_000 === 0) heap.push(process.memoryUsage().heapUsed); } });
+  assert.ok(info.frames >= 2990, `${info.frames} frames`);
+  const ends = events.filter((e) => e.event === 'end');
+  const summary = JSON.stringify(ends.map((e) => [e.startedAt, e.t - e.startedAt]));
+  for (const e of ends) assert.ok(e.t - e.startedAt <= 60_000, `an event of ${e.t - e.startedAt} ms: ${summary}`);
+  // Heap in the last minute against the first: the same within a few MB (no per-frame growth).
+  const first = Math.max(...heap.slice(0, 6));
+  const last = Math.max(...heap.slice(-6));
+  assert.ok(last - first < 8 << 20, `heap grew from ${first >> 20} MB to ${last >> 20} MB`);
+});
