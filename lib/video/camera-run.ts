@@ -12,20 +12,35 @@ import { exitReason } from './ffmpeg';
 import type { GrayFrame } from './frame';
 import { RawFrameSplitter } from './raw-frames';
 import type { Segment, SegmentRing } from './segments';
-import { buildCameraCommands } from './source';
+import { buildCameraCommands, type RunOutputs } from './source';
 
 /** What ffmpeg said about the source stream. */
 export interface SourceInfo { codec: string; width: number; height: number }
 
+/** What this attempt reads and writes. */
+export interface RunOptions {
+  encode: boolean;
+  startNumber: number;
+  /** Default both (one URL). */
+  outputs?: RunOutputs;
+  segmentPrefix?: string;
+  /** '' = software decoding. */
+  hwaccel?: string;
+  /** Asked before each segment joins the ring (two runs may write one ring while one takes over): false = dropped. */
+  admit?: () => boolean;
+}
+
 /** How an attempt ended. */
 export interface RunEnd {
   reason: string;
-  /** Detection frames it delivered: 0 = it never worked. */
+  /** Detection frames it delivered (segments, for a ring-only run): 0 = it never worked. */
   frames: number;
   /** ms from spawn to exit. */
   lasted: number;
   /** Nothing can be retried (ffmpeg or the feeder program is missing). */
   fatal: boolean;
+  /** The last of ffmpeg's output, for reasons ours do not cover (a hardware decoder failing). */
+  stderr: string;
 }
 
 /**
@@ -50,15 +65,24 @@ export class CameraRun extends EventEmitter {
   private fatalReason?: string;
   private readonly watchdog: NodeJS.Timeout;
 
-  constructor(config: CameraConfig, ring: SegmentRing, readBuffer: Buffer, readonly encode: boolean, startNumber: number) {
+  readonly encode: boolean;
+  /** Writes detection frames / ring segments. */
+  readonly detects: boolean;
+  readonly records: boolean;
+
+  constructor(config: CameraConfig, ring: SegmentRing, readBuffer: Buffer, opts: RunOptions) {
     super();
-    this.lastNumber = startNumber - 1;
+    this.encode = opts.encode;
+    this.detects = opts.outputs !== 'ring';
+    this.records = opts.outputs !== 'detect';
+    this.lastNumber = opts.startNumber - 1;
+    const prefix = opts.segmentPrefix ?? 'seg';
     const framesFifo = join(ring.dir, 'frames.fifo');
-    const cmds = buildCameraCommands(config, { ringDir: ring.dir, encode, startNumber, framesTo: `file:${framesFifo}` });
+    const cmds = buildCameraCommands(config, { ...opts, ringDir: ring.dir, framesTo: `file:${framesFifo}` });
     // A feeder (rpicam-vid, the demo scene) writes straight into ffmpeg's stdin: the stream never
     // passes through JavaScript, which would copy every byte and keep Node's heap churning.
     // The FIFO first: if it cannot be made, nothing has been spawned yet.
-    const framePipe = openFramePipe(framesFifo, readBuffer, (chunk) => this.onFrameBytes(chunk));
+    const framePipe = this.detects ? openFramePipe(framesFifo, readBuffer, (chunk) => this.onFrameBytes(chunk)) : null;
     const feeder = cmds.feeder ? spawn(cmds.feeder.cmd, cmds.feeder.args, { stdio: ['ignore', 'pipe', 'pipe'] }) : undefined;
     const main = spawn(cmds.main.cmd, cmds.main.args, { stdio: [feeder?.stdout ?? 'ignore', 'ignore', 'pipe', 'pipe'] });
     // Our copy of the pipe's read end: closed, so that the feeder gets EPIPE when ffmpeg goes.
@@ -74,7 +98,7 @@ export class CameraRun extends EventEmitter {
       gone.add(p);
       if (--pending > 0) return;
       clearInterval(this.watchdog);
-      framePipe.destroy();
+      framePipe?.destroy();
       this.emit('end', this.endOf(code, signal));
     };
     if (feeder) {
@@ -87,15 +111,22 @@ export class CameraRun extends EventEmitter {
     }
     main.stderr!.on('data', (b: Buffer) => this.onStderr(b));
     let list = '';
+    const addLine = (line: string): Segment | null => {
+      if (!opts.admit || opts.admit()) return ring.addListLine(line);
+      const name = line.split(',')[0];
+      if (name) rmSync(join(ring.dir, name.replace(/^.*\//, '')), { force: true });
+      return null;
+    };
     (main.stdio[3] as Readable).on('data', (b: Buffer) => {
       list += b.toString();
       let nl: number;
       while ((nl = list.indexOf('\n')) >= 0) {
-        const seg = ring.addListLine(list.slice(0, nl));
+        const seg = addLine(list.slice(0, nl));
         list = list.slice(nl + 1);
         if (!seg) continue;
-        const n = /seg(\d+)\.ts$/.exec(seg.path);
+        const n = /(\d+)\.ts$/.exec(seg.path);
         if (n) this.lastNumber = Number(n[1]);
+        if (!this.detects) this.frames++;
         this.lastActivity = Date.now();
         this.emit('segment', seg satisfies Segment);
       }
@@ -109,7 +140,7 @@ export class CameraRun extends EventEmitter {
       signal = s;
       feeder?.kill('SIGKILL');
       // The segment being written when ffmpeg died was never listed: drop it.
-      rmSync(join(ring.dir, `seg${String(this.lastNumber + 1).padStart(9, '0')}.ts`), { force: true });
+      if (this.records) rmSync(join(ring.dir, `${prefix}${String(this.lastNumber + 1).padStart(9, '0')}.ts`), { force: true });
       oneGone(main);
     });
     this.watchdog = setInterval(() => {
@@ -138,7 +169,7 @@ export class CameraRun extends EventEmitter {
   private endOf(code: number | null, signal: NodeJS.Signals | null): RunEnd {
     const reason = this.fatalReason ?? this.reason ?? (exitReason(this.stderr) ||
       (this.frames > 0 ? 'the stream ended' : signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`));
-    return { reason, frames: this.frames, lasted: Date.now() - this.startedAt, fatal: this.fatalReason !== undefined };
+    return { reason, frames: this.frames, lasted: Date.now() - this.startedAt, fatal: this.fatalReason !== undefined, stderr: this.stderr };
   }
 
   private onStderr(b: Buffer): void {
@@ -155,7 +186,7 @@ export class CameraRun extends EventEmitter {
       const size = /, (\d{2,5})x(\d{2,5})/.exec(v[2]);
       if (this.section === 'Input0') {
         this.emit('source', { codec: v[1], width: size ? Number(size[1]) : 0, height: size ? Number(size[2]) : 0 } satisfies SourceInfo);
-      } else if (this.section === 'Output0' && size && !this.splitter) {
+      } else if (this.section === 'Output0' && size && this.detects && !this.splitter) {
         this.splitter = new RawFrameSplitter(Number(size[1]), Number(size[2]), (f) => this.onFrame(f));
         for (const chunk of this.early.splice(0)) this.splitter.push(chunk);
       }

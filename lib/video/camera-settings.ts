@@ -12,8 +12,12 @@ export interface CameraConfig {
   /** Shown in statuses and used as msg.topic of detection frames. */
   name: string;
   source: SourceType;
-  /** v4l2: device path; rtsp/http: URL; file: path; ignored for rpicam and test. */
+  /** v4l2: device path; rtsp/http: URL; file: path; ignored for rpicam and test. With a record stream: the detect stream. */
   input: string;
+  /** The record stream (the camera's main stream) for the ring, clips and snapshots; '' = the input does both. rtsp/http/file. */
+  record: string;
+  /** ffmpeg hardware decoding for the detection frames: none, auto, or a method (vaapi, drm, v4l2m2m...). */
+  hwaccel: string;
   /** Capture size and rate (v4l2, rpicam, test). 0 = camera default. */
   width: number;
   height: number;
@@ -43,6 +47,8 @@ export const DEFAULT_CAMERA: CameraConfig = {
   name: 'camera',
   source: 'test',
   input: '',
+  record: '',
+  hwaccel: 'none',
   width: 1280,
   height: 720,
   fps: 15,
@@ -79,6 +85,7 @@ export const CAMERA_RANGES: Record<NumberKey, Range> = {
 };
 
 const SOURCES: readonly SourceType[] = ['v4l2', 'rtsp', 'http', 'rpicam', 'file', 'test'];
+const RECORD_SOURCES: readonly SourceType[] = ['rtsp', 'http', 'file'];
 const CODECS: readonly CodecMode[] = ['auto', 'copy', 'encode'];
 
 // What the Device / URL field must look like for each source.
@@ -104,12 +111,17 @@ export function cameraConfig(settings: CameraSettings): CameraConfig {
   }
   if (given(s.source)) c.source = choiceSetting('source', s.source, SOURCES);
   if (given(s.codec)) c.codec = choiceSetting('codec', s.codec, CODECS);
-  for (const key of ['name', 'input', 'inputFormat', 'ffmpegPath', 'ffprobePath', 'rpicamPath', 'ringDir'] as const) {
+  for (const key of ['name', 'input', 'record', 'hwaccel', 'inputFormat', 'ffmpegPath', 'ffprobePath', 'rpicamPath', 'ringDir'] as const) {
     if (given(s[key])) c[key] = String(s[key]).trim();
   }
   if (!/^[\w-]*$/.test(c.inputFormat)) throw new ConfigError(`inputFormat: ${JSON.stringify(c.inputFormat)} is not a V4L2 format name (mjpeg, yuyv422, h264)`);
   const rule = INPUT[c.source];
   if (rule && !rule[0].test(c.input)) throw new ConfigError(`input: ${rule[1]}: "${c.input}"`);
+  if (c.record) {
+    if (!RECORD_SOURCES.includes(c.source)) throw new ConfigError(`record: a separate record stream is for RTSP, HTTP and file sources, not ${c.source}`);
+    if (!rule![0].test(c.record)) throw new ConfigError(`record: ${rule![1]}: "${c.record}"`);
+  }
+  if (!/^[\w-]+$/.test(c.hwaccel)) throw new ConfigError(`hwaccel: ${JSON.stringify(c.hwaccel)} is not none, auto or an ffmpeg hwaccel name (vaapi, drm, v4l2m2m)`);
   if (c.source === 'test' && (c.width === 0 || c.fps === 0)) {
     throw new ConfigError(`${c.width === 0 ? 'width' : 'fps'}: 0 means the camera's default, which the test scene does not have (give ${c.width === 0 ? '16..7680' : '1..120'})`);
   }

@@ -10,13 +10,17 @@ import { Reconnect } from './reconnect';
 import { openRing } from './ring-dir';
 import { RingMedia, type Clip, type Snapshot } from './ring-media';
 import type { Segment, SegmentRing } from './segments';
-import { sourceIsH264 } from './source';
+import { RecordStream, type RecordState } from './record-stream';
+import { encodeFor, mustLookAtCodec } from './source';
 
 export type { Clip, Snapshot };
 export type CameraState = 'stopped' | 'starting' | 'watching' | 'reconnecting' | 'error';
 export interface CameraStatus { state: CameraState; text: string }
 /** A line for the log: written on a change of state, not on every retry. */
 export interface CameraLog { level: 'info' | 'warn' | 'error'; text: string }
+
+// What ffmpeg says when a hardware decoder is not there or will not start.
+const HW_FAILED = /Device creation failed|Device setup failed|No device available for decoder|Unrecognized hwaccel|Error while opening decoder|Failed to (?:initiali[sz]e|create|open) .*(?:device|VAAPI|DRM|hw)/i;
 
 // Messages after which retrying quickly will not help, though the camera may still come back.
 const PERMANENT = /404|401|403|Unauthorized|Forbidden|Not Found|Invalid data found|No such file|Permission denied|Protocol not found/i;
@@ -57,6 +61,11 @@ export class Camera extends EventEmitter {
   private readonly reconnect: Reconnect;
   private readonly stateLog = new StateLog();
   private forceEncode = false;
+  /** With a record stream: the ffmpeg that fills the ring from it (record-stream.ts). */
+  private recordStream: RecordStream | null = null;
+  /** The hardware decoder failed once: software from then on (until a redeploy). */
+  private softwareDecode = false;
+  private detectSource = '';
   private restartNow = false;
   private nextNumber = 0;
   private awaySince = 0;
@@ -91,7 +100,7 @@ export class Camera extends EventEmitter {
 
   /** PIDs of every process this camera runs now (for leak checks). */
   pids(): number[] {
-    return [...(this.run?.pids ?? []), ...this.jobs];
+    return [...(this.run?.pids ?? []), ...(this.recordStream?.pids ?? []), ...this.jobs];
   }
 
   start(): void {
@@ -109,7 +118,20 @@ export class Camera extends EventEmitter {
     const ring = this.ring = openRing(this.config);
     this.media = new RingMedia(ring, this.config, () => this, () => this.status.text, this.track);
     this.setStatus('starting', `starting ${this.config.source}`);
+    if (this.config.record) this.startRecordStream(ring);
     this.spawnRun();
+  }
+
+  private startRecordStream(ring: SegmentRing): void {
+    const rec = this.recordStream = new RecordStream(this.config, ring, Buffer.allocUnsafe(0));
+    rec.on('source', (info: SourceInfo) => {
+      if (info.width > 0) { this.width = info.width; this.height = info.height; }
+      this.sourceCodec = info.codec;
+    });
+    rec.on('segment', (seg: Segment) => this.emit('segment', seg));
+    rec.on('state', () => { if (this.status.state === 'watching') this.setStatus('watching', this.watchingText()); });
+    rec.on('log', (l: CameraLog) => this.emit('log', l));
+    rec.start();
   }
 
   async stop(): Promise<void> {
@@ -117,9 +139,11 @@ export class Camera extends EventEmitter {
     this.abort?.abort();
     this.abort = null;
     // Taken out first: a start() during the await below gets a fresh ring and run.
-    const run = this.run, ring = this.ring;
+    const run = this.run, ring = this.ring, rec = this.recordStream;
     this.run = null;
     this.ring = this.media = null;
+    this.recordStream = null;
+    const recGone = rec?.stop();
     if (run) {
       const ended = new Promise((r) => run.once('end', r));
       run.kill(undefined, 'SIGTERM');
@@ -127,6 +151,7 @@ export class Camera extends EventEmitter {
       await ended;
       clearTimeout(kill);
     }
+    await recGone;
     for (const pid of this.jobs) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
@@ -154,11 +179,14 @@ export class Camera extends EventEmitter {
   private spawnRun(): void {
     const ring = this.ring;
     if (this.stopped || !ring) return;
-    ring.newRun();
-    const encode = this.config.codec === 'encode' || (this.config.codec === 'auto' && (sourceIsH264(this.config) === false || this.forceEncode));
+    const roles = this.config.record !== '';
+    if (!roles) ring.newRun();
+    const hwaccel = this.softwareDecode ? '' : this.config.hwaccel;
     let run: CameraRun;
     try {
-      run = new CameraRun(this.config, ring, this.readBuffer, encode, this.nextNumber);
+      run = new CameraRun(this.config, ring, this.readBuffer, {
+        encode: encodeFor(this.config, this.forceEncode), startNumber: this.nextNumber, outputs: roles ? 'detect' : 'both', hwaccel,
+      });
     } catch (e) {
       this.report('error', `cannot start ffmpeg: ${(e as Error).message}`, 'error');
       return;
@@ -171,9 +199,11 @@ export class Camera extends EventEmitter {
   }
 
   private onSource(run: CameraRun, info: SourceInfo): void {
+    this.detectSource = info.width > 0 ? `${info.width}x${info.height}` : '';
+    if (!run.records) return; // the record stream's run tells the ring's size
     this.sourceCodec = info.codec;
     if (info.width > 0) { this.width = info.width; this.height = info.height; }
-    if (!run.encode && this.config.codec === 'auto' && sourceIsH264(this.config) === null && info.codec !== 'h264') {
+    if (!run.encode && mustLookAtCodec(this.config) && info.codec !== 'h264') {
       // Copying only pays off for H.264 (what Element and phones play): encode once instead.
       this.forceEncode = true;
       this.restartNow = true;
@@ -184,12 +214,23 @@ export class Camera extends EventEmitter {
   private onFrame(run: CameraRun, f: GrayFrame): void {
     if (this.run !== run) return;
     if (this.status.state !== 'watching') {
-      const text = `watching ${this.width}x${this.height}${run.encode ? ' (encoding H.264)' : ''}`;
+      const text = this.watchingText();
       const again = this.awaySince ? ` again after ${duration(Date.now() - this.awaySince)} away` : '';
       this.awaySince = 0;
       this.report('watching', text, 'info', 'watching', `${text}${again}`);
     }
     this.emit('frame', f);
+  }
+
+  /** The watching status: what is decoded, what the ring records, and anything short of the settings. */
+  private watchingText(): string {
+    const soft = this.softwareDecode ? ` (software decoding: hwaccel ${this.config.hwaccel} not available)` : '';
+    const rec = this.recordStream;
+    if (!rec) return `watching ${this.width}x${this.height}${this.run?.encode ? ' (encoding H.264)' : ''}${soft}`;
+    const ring: RecordState = rec.state;
+    const recording = ring.source === 'none' ? `; ${ring.text}`
+      : `, recording ${this.width}x${this.height}${ring.source === 'detect' ? ' (record stream away)' : ''}`;
+    return `watching ${this.detectSource || 'detect stream'}${recording}${soft}`;
   }
 
   private onEnd(run: CameraRun, end: RunEnd): void {
@@ -205,6 +246,16 @@ export class Camera extends EventEmitter {
     }
     if (end.fatal) {
       this.report('error', end.reason, 'error');
+      return;
+    }
+    const hwLine = this.config.hwaccel !== 'none' && !this.softwareDecode && end.frames === 0
+      ? end.stderr.split('\n').map((l) => l.replace(/^\[[^\]]+ @ 0x[0-9a-f]+\]\s*/i, '').trim()).find((l) => HW_FAILED.test(l)) : undefined;
+    if (hwLine) {
+      // Not a camera fault: the same stream is decoded in software at once.
+      this.softwareDecode = true;
+      this.emit('log', { level: 'warn', text: `hardware decoding (hwaccel ${this.config.hwaccel}) failed: ${hwLine}; decoding in software` } satisfies CameraLog);
+      this.setStatus('starting', `hwaccel ${this.config.hwaccel} not available: decoding in software`);
+      this.spawnRun();
       return;
     }
     if (end.frames > 0 && end.lasted >= WORKED_MS) this.reconnect.worked();

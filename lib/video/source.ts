@@ -16,6 +16,16 @@ export function sourceIsH264(c: CameraConfig): boolean | null {
   }
 }
 
+/** Whether the ring gets H.264 encoded by us (forced: the stream turned out not to be H.264). */
+export function encodeFor(c: CameraConfig, forced: boolean): boolean {
+  return c.codec === 'encode' || (c.codec === 'auto' && (sourceIsH264(c) === false || forced));
+}
+
+/** Copying only pays off for H.264 (what Element and phones play): whether the stream's codec decides that. */
+export function mustLookAtCodec(c: CameraConfig): boolean {
+  return c.codec === 'auto' && sourceIsH264(c) === null;
+}
+
 export interface Command { cmd: string; args: string[] }
 
 export interface CameraCommands {
@@ -61,17 +71,43 @@ function keyframeEvery(segmentSeconds: number): string {
   return `expr:gte(t,n_forced*${segmentSeconds})`;
 }
 
+/** What one camera ffmpeg writes: detection frames, ring segments, or both (one URL). */
+export type RunOutputs = 'both' | 'detect' | 'ring';
+
+export interface CommandOptions {
+  ringDir: string;
+  encode: boolean;
+  startNumber: number;
+  framesTo?: string;
+  /** Default both. */
+  outputs?: RunOutputs;
+  /** Segment file names: <prefix>000000001.ts (two runs may write one ring while one takes over). Default seg. */
+  segmentPrefix?: string;
+  /** An ffmpeg hwaccel for the decoder ('' = software). */
+  hwaccel?: string;
+}
+
 /**
- * Builds the process(es) for one camera. The main ffmpeg decodes once and writes
+ * The decoder options for a hwaccel setting. v4l2m2m (the Raspberry Pi's decoder) is an ffmpeg
+ * decoder, not a -hwaccel method: it is chosen as the H.264 decoder.
+ */
+export function hwaccelArgs(hwaccel: string): string[] {
+  if (!hwaccel || hwaccel === 'none') return [];
+  if (hwaccel === 'v4l2m2m') return ['-c:v', 'h264_v4l2m2m'];
+  return ['-hwaccel', hwaccel];
+}
+
+/**
+ * Builds the process(es) for one camera. The main ffmpeg reads the camera once and writes
  * (a) gray detection frames, thinned to the detection rate before the scaler,
  * as raw bytes to stdout, and (b) the video into keyframe-aligned MPEG-TS
  * segments in `ringDir`, listing each finished one as a CSV line
- * (name,start,end in stream seconds) on file descriptor 3.
+ * (name,start,end in stream seconds) on file descriptor 3. With camera roles
+ * one ffmpeg does (a) from the detect stream and another (b) from the record
+ * stream (outputs 'detect' / 'ring'), the latter with nothing to decode.
  */
-export function buildCameraCommands(
-  c: CameraConfig,
-  opts: { ringDir: string; encode: boolean; startNumber: number; framesTo?: string },
-): CameraCommands {
+export function buildCameraCommands(c: CameraConfig, opts: CommandOptions): CameraCommands {
+  const outputs = opts.outputs ?? 'both';
   const size = c.width > 0 && c.height > 0 ? `${c.width}x${c.height}` : '';
   const fps = c.fps > 0 ? c.fps : 0;
   const input: string[] = [];
@@ -131,17 +167,21 @@ export function buildCameraCommands(
     ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline',
       '-pix_fmt', 'yuv420p', '-force_key_frames', keyframeEvery(c.segmentSeconds)]
     : ['-c:v', 'copy'];
-  const args = [
-    // -y: the detection frames may go to a FIFO that exists already.
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...(opts.framesTo ? ['-y'] : []), ...LEAN_THREADS_GLOBAL,
-    ...input, ...LEAN_THREADS_INPUT, '-i', url,
-    '-map', '0:v:0', '-vf', detect, '-f', 'rawvideo', '-pix_fmt', 'gray', opts.framesTo ?? 'pipe:1',
+  const frames = outputs === 'ring' ? [] : ['-map', '0:v:0', '-vf', detect, '-f', 'rawvideo', '-pix_fmt', 'gray', opts.framesTo ?? 'pipe:1'];
+  const ring = outputs === 'detect' ? [] : [
     '-map', '0:v:0', '-an', ...record,
     // Timestamps run on across segments, so that clips join them byte-wise (MPEG-TS concatenates).
     '-f', 'segment', '-segment_time', String(c.segmentSeconds),
     '-segment_start_number', String(opts.startNumber),
     '-segment_list', 'pipe:3', '-segment_list_type', 'csv', '-segment_format', 'mpegts',
-    `${opts.ringDir}/seg%09d.ts`,
+    `${opts.ringDir}/${opts.segmentPrefix ?? 'seg'}%09d.ts`,
+  ];
+  // A stream copy decodes nothing: a hardware decoder is for the run that makes detection frames.
+  const decoder = outputs === 'ring' ? [] : hwaccelArgs(opts.hwaccel ?? '');
+  const args = [
+    // -y: the detection frames may go to a FIFO that exists already.
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...(opts.framesTo && outputs !== 'ring' ? ['-y'] : []), ...LEAN_THREADS_GLOBAL,
+    ...input, ...decoder, ...LEAN_THREADS_INPUT, '-i', url, ...frames, ...ring,
   ];
   return { feeder, main: { cmd: c.ffmpegPath, args } };
 }

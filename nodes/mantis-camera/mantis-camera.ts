@@ -7,6 +7,8 @@ import { withCredentials } from '../../lib/video/source';
 interface MantisCameraDef extends NodeDef {
   source: SourceType;
   input: string;
+  record: string;
+  hwaccel: string;
   width: string | number;
   height: string | number;
   fps: string | number;
@@ -30,14 +32,17 @@ export = function (RED: NodeAPI) {
   function MantisCamera(this: MantisCameraNode, def: MantisCameraDef) {
     RED.nodes.createNode(this, def);
     const source = def.source || 'test';
-    const input = source === 'rtsp' || source === 'http'
-      ? withCredentials((def.input ?? '').trim(), this.credentials?.user, this.credentials?.password)
-      : (def.input ?? '').trim();
+    // The camera's one login serves both of its streams.
+    const login = (url: string | undefined) => source === 'rtsp' || source === 'http'
+      ? withCredentials((url ?? '').trim(), this.credentials?.user, this.credentials?.password)
+      : (url ?? '').trim();
     // As typed: the camera checks every field (lib/video/camera-settings.ts) and refuses a bad one.
     const settings: CameraSettings = {
       name: def.name || source,
       source,
-      input,
+      input: login(def.input),
+      record: login(def.record),
+      hwaccel: def.hwaccel,
       width: def.width,
       height: def.height,
       fps: def.fps,
