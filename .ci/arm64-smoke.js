@@ -1,0 +1,88 @@
+// Inside the arm64 root (.ci/arm64-smoke), in /work/app where the tarball is installed: one JSON
+// line per figure. Plain JS: it runs against the installed package, nothing of the checkout.
+const { createRequire } = require('node:module');
+const { execFileSync, spawn } = require('node:child_process');
+const { existsSync, mkdtempSync, readdirSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const app = '/work/app';
+const req = createRequire(join(app, 'package.json'));
+const pkg = join(app, 'node_modules', '@mantis-alarm', 'node-red-mantis');
+const figure = (name, t0, extra = {}) => console.log(JSON.stringify({ name: `arm64 (emulated): ${name}`, value: (Date.now() - t0) / 1000, unit: 's', ...extra }));
+const until = async (what, ms, fn) => {
+  const t0 = Date.now();
+  while (!(await fn())) {
+    if (Date.now() - t0 > ms) throw new Error(`no ${what} within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+async function detect() {
+  let clip = '/work/vtest.avi';
+  if (!existsSync(clip)) {
+    clip = '/work/moving.mp4'; // no opencv-doc on the host: a square crossing a still picture
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=gray:s=320x180:d=6:r=10', '-f', 'lavfi', '-i', 'color=white:s=40x40:d=6:r=10',
+      '-filter_complex', "[0][1]overlay=x='if(gt(t,2),t*40,-50)':y=70", '-c:v', 'libx264', '-y', clip]);
+  }
+  const t0 = Date.now();
+  const out = execFileSync(process.execPath, [join(pkg, 'dist', 'bin', 'mantis-detect.js'), clip, '--fps', '5', '--width', '320'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const starts = out.split('\n').filter((l) => /"event":"start"/.test(l)).length;
+  if (!starts) throw new Error(`mantis-detect found no motion in ${clip}:\n${out.slice(0, 2000)}`);
+  figure(`mantis-detect on ${clip}`, t0, { motionStarts: starts });
+}
+
+async function defaultFlow() {
+  const userDir = mkdtempSync('/tmp/mantis-');
+  const env = { ...process.env, MANTIS_USER_DIR: userDir, MANTIS_PORT: '18800', MANTIS_MQTT_PORT: '18830' };
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', join(pkg, 'dist', 'bin', 'mantis-start.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (b) => { log += b; });
+  child.stderr.on('data', (b) => { log += b; });
+  const alive = () => { if (child.exitCode !== null) throw new Error(`mantis-start exited:\n${log}`); };
+  let client;
+  try {
+    await until('editor', 300_000, async () => { alive(); try { return (await fetch('http://127.0.0.1:18800/')).status === 200; } catch { return false; } });
+    figure('mantis-start to editor answering', t0, { version: log.split('\n')[0] });
+    const mqtt = req('mqtt');
+    let motionAt = 0;
+    await until('broker', 60_000, async () => { try { client = await mqtt.connectAsync('mqtt://127.0.0.1:18830', { reconnectPeriod: 0 }); return true; } catch { return false; } });
+    client.on('message', (topic, payload) => { if (!motionAt && topic.endsWith('/motion') && String(payload) === 'ON') motionAt = Date.now(); });
+    await client.subscribeAsync('mantis/#');
+    await until('motion event', 300_000, async () => { alive(); return motionAt > 0; });
+    figure('mantis-start to first motion event (MQTT motion ON)', t0);
+    const clips = () => { try { return readdirSync(join(userDir, 'clips')).filter((f) => f.endsWith('.mp4')); } catch { return []; } };
+    await until('clip', 300_000, async () => { alive(); return clips().length > 0; });
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'json', join(userDir, 'clips', clips()[0])], { encoding: 'utf8' }));
+    figure('mantis-start to first clip', t0, { clip: clips()[0], seconds: Number(probe.format.duration) });
+  } finally {
+    client?.end(true);
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+  }
+}
+
+async function crypto() {
+  let t0 = Date.now();
+  const m = req('@matrix-org/matrix-sdk-crypto-wasm');
+  await m.initAsync();
+  const machine = await m.OlmMachine.initialize(new m.UserId('@mantis:example.org'), new m.DeviceId('ARM64SMOKE'));
+  const keys = machine.identityKeys;
+  if (!keys.ed25519.toBase64() || !keys.curve25519.toBase64()) throw new Error('Matrix crypto: no identity keys');
+  figure('Matrix Rust crypto (WASM) loaded, OlmMachine up', t0);
+  t0 = Date.now();
+  const { Omemo } = require(join(pkg, 'dist', 'lib', 'xmpp', 'omemo.js'));
+  const alice = new Omemo(mkdtempSync('/tmp/omemo-a-'));
+  const bob = new Omemo(mkdtempSync('/tmp/omemo-b-'));
+  await alice.init(); await bob.init();
+  const { message } = await alice.encrypt(Buffer.from('motion at the door'), [{ jid: 'bob@example.org', devices: [bob.deviceId] }], async () => bob.bundle());
+  const got = await bob.decrypt('alice@example.org', message);
+  if (String(got.plaintext) !== 'motion at the door') throw new Error('OMEMO: the message did not decrypt');
+  figure('OMEMO: two identities (100 prekeys each), a session, a message decrypted', t0);
+}
+
+(async () => {
+  await detect();
+  await crypto();
+  await defaultFlow();
+})().catch((e) => { console.error(`arm64 smoke failed: ${e.stack ?? e}`); process.exit(1); });
