@@ -13,7 +13,7 @@
 //  2. Time from a camera coming back to the next detection frame: an HTTP
 //     MJPEG server that returns after 4 s away, an RTSP server that returns,
 //     an RTSP server that froze (SIGSTOP) until the camera was marked away, then goes on.
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import { MjpegCamera } from '../test/helpers/video';
@@ -21,7 +21,7 @@ import { RtspCamera } from '../test/helpers/rtsp';
 import { repoRoot, tempDir } from '../test/helpers/paths';
 import { startNodeRedProcess } from '../test/helpers/node-red-process';
 import { freePort, sleep, waitFor } from '../test/helpers/processes';
-import { descendants, mb, median, ringKb, status } from './nodered';
+import { descendants, mb, median, stopTree, ringKb, status } from './nodered';
 import { cpuMs as cpuMsOf } from './video';
 import type { Report } from './run';
 
@@ -99,10 +99,7 @@ async function costOf(n: number, url: string): Promise<Cost> {
       ringKb: median(ring),
     };
   } finally {
-    const kids = descendants(pid).map((c) => c.pid);
-    await server.stop(10_000);
-    for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* already gone */ } }
-    rmSync(userDir, { recursive: true, force: true });
+    await stopTree(server, userDir);
   }
 }
 

@@ -161,12 +161,17 @@ async function measure({ install, flow, seconds, nodeOptions }: Setup): Promise<
       ringMaxKb,
     };
   } finally {
-    const kids = descendants(pid).map((c) => c.pid);
-    await server.stop(10_000);
-    // A well-behaved camera node stops its ffmpeg on close; kill any straggler by its PID.
-    for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* already gone */ } }
-    rmSync(userDir, { recursive: true, force: true });
+    await stopTree(server, userDir);
   }
+}
+
+/** Stops a bench's Node-RED process, kills any child it left (by PID) and removes its user dir. */
+export async function stopTree(server: { pid?: number; stop(ms: number): Promise<unknown> }, userDir: string): Promise<void> {
+  const kids = server.pid ? descendants(server.pid).map((c) => c.pid) : [];
+  await server.stop(10_000);
+  // A well-behaved camera node stops its ffmpeg on close; kill any straggler by its PID.
+  for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* already gone */ } }
+  rmSync(userDir, { recursive: true, force: true });
 }
 
 export async function run(report: Report): Promise<void> {
