@@ -13,7 +13,7 @@
 //  2. Time from a camera coming back to the next detection frame: an HTTP
 //     MJPEG server that returns after 4 s away, an RTSP server that returns,
 //     an RTSP server that froze (SIGSTOP) until the camera was marked away, then goes on.
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Camera } from '../lib/video/camera';
 import { MjpegCamera } from '../test/helpers/video';
@@ -21,7 +21,7 @@ import { RtspCamera } from '../test/helpers/rtsp';
 import { repoRoot, tempDir } from '../test/helpers/paths';
 import { startNodeRedProcess } from '../test/helpers/node-red-process';
 import { freePort, sleep, waitFor } from '../test/helpers/processes';
-import { descendants, mb, median, stopTree, ringKb, status } from './nodered';
+import { descendants, mb, median, rollup, stopTree, ringKb, status } from './nodered';
 import { cpuMs as cpuMsOf } from './video';
 import type { Report } from './run';
 
@@ -32,15 +32,6 @@ const RUNS = Number(process.env.BENCH_RECONNECT_RUNS ?? 3);
 /** CPU ms of a process; 0 once it is gone. */
 function cpuMs(pid: number): number {
   try { return cpuMsOf(pid); } catch { return 0; }
-}
-
-/** Pss and USS (Private_Clean + Private_Dirty: what ending the process would free) in kB. */
-function rollup(pid: number): { pss: number; uss: number } {
-  try {
-    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0);
-    return { pss: kb('Pss'), uss: kb('Private_Clean') + kb('Private_Dirty') };
-  } catch { return { pss: 0, uss: 0 }; }
 }
 
 function camerasFlow(n: number, url: string): unknown[] {

@@ -165,6 +165,15 @@ async function measure({ install, flow, seconds, nodeOptions }: Setup): Promise<
   }
 }
 
+/** Pss and USS (Private_Clean + Private_Dirty: what ending the process would free) in kB. */
+export function rollup(pid: number): { pss: number; uss: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0);
+    return { pss: kb('Pss'), uss: kb('Private_Clean') + kb('Private_Dirty') };
+  } catch { return { pss: 0, uss: 0 }; }
+}
+
 /** Stops a bench's Node-RED process, kills any child it left (by PID) and removes its user dir. */
 export async function stopTree(server: { pid?: number; stop(ms: number): Promise<unknown> }, userDir: string): Promise<void> {
   const kids = server.pid ? descendants(server.pid).map((c) => c.pid) : [];

@@ -5,6 +5,7 @@
 // and the record stream is tried again in the background: it takes the ring
 // back with its first segment, so the ring never goes without video.
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StateLog } from '../common/state-log';
 import type { CameraConfig } from './camera-settings';
 import { CameraRun, type RunEnd, type SourceInfo } from './camera-run';
@@ -139,7 +140,8 @@ export class RecordStream extends EventEmitter {
 
   private waitThen(role: Role, startedAt: number): void {
     const signal = this.abort.signal;
-    const wait = role === 'record' ? this.reconnect.wait(startedAt, signal) : new Promise<void>((r) => setTimeout(r, 1000));
+    // The detect stream's own run watches that camera's return: here one look a second is enough.
+    const wait = role === 'record' ? this.reconnect.wait(startedAt, signal) : sleep(1000, undefined, { signal });
     wait.then(() => {
       if (signal.aborted) return;
       if (role === 'record' || this.writer === null) this.spawn(role);
