@@ -95,7 +95,8 @@ test('npm start: the default flow watches the demo camera, records clips, talks 
   // The chat nodes are not configured: grey and quiet.
   for (const n of [...byType('matrix-e2ee-out'), ...byType('xmpp-omemo-out'), ...byType('matrix-e2ee-in'), ...byType('xmpp-omemo-in')]) {
     const status = [...c.messages].reverse().find((m) => m.topic === `status/${n.id}`);
-    assert.equal(status?.data.text, 'not configured', `${n.type} "${n.name}" says it is not configured`);
+    assert.equal(status?.data.text, 'not configured: open the account node', `${n.type} "${n.name}" says it is not configured`);
+    assert.equal(status?.data.fill, 'grey', `${n.type} is grey, not a fault`);
   }
   assert.doesNotMatch(cli.log(), /\[error\]/, 'no errors in the log');
 

@@ -143,8 +143,13 @@ test('the editor: palette, drag, edit dialog, help, import the default flow, dep
     const idOf = (type: string): string => want.find((n) => n.type === type)!.id;
     await waitFor(async () => /watching|motion/.test(await statusOf(idOf('motion-detect')).textContent() ?? ''), 15_000, 'motion-detect status');
     await waitFor(async () => /\S/.test(await statusOf(idOf('camera-in')).textContent() ?? ''), 15_000, 'camera-in status');
-    assert.equal(await statusOf(idOf('matrix-e2ee-out')).textContent(), 'not configured');
-    assert.equal(await statusOf(idOf('xmpp-omemo-out')).textContent(), 'not configured');
+    // Not a fault: grey, and it says where to fill the account in.
+    for (const type of ['matrix-e2ee-out', 'matrix-e2ee-in', 'xmpp-omemo-out', 'xmpp-omemo-in']) {
+      if (!want.some((n) => n.type === type)) continue;
+      assert.equal(await statusOf(idOf(type)).textContent(), 'not configured: open the account node', `${type} status`);
+      const fill = await page.locator(`g.red-ui-flow-node-group[id="${idOf(type)}"] .red-ui-flow-node-status`).getAttribute('class');
+      assert.match(fill ?? '', /status-ring-grey|status-grey/, `${type} status is grey, not red: ${fill}`);
+    }
     // The picture for the README: the whole flow, its statuses and the debug sidebar, no toasts.
     await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.actions.invoke('core:toggle-left-sidebar'); RED.actions.invoke('core:zoom-fit'); });
     await waitFor(async () => (await page.locator('.red-ui-notification:visible').count()) === 0, 20_000, 'notifications to fade');

@@ -35,7 +35,7 @@ export = function (RED: NodeAPI): void {
       const bot = node.bot;
       if (error) return { fill: 'red', shape: 'ring', text: error.slice(0, 60) };
       if (verification) return { fill: 'blue', shape: 'dot', text: `verifying… ${verification.emoji.map((e) => e[0]).join('')}` };
-      if (!bot) return { fill: 'grey', shape: 'ring', text: 'not configured' };
+      if (!bot) return { fill: 'grey', shape: 'ring', text: 'not configured: open the account node' };
       const q = bot.queueLength;
       const states: Record<BotState, AccountStatus> = {
         stopped: { fill: 'grey', shape: 'ring', text: 'stopped' },

@@ -11,7 +11,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const account = RED.nodes.getNode(def.account) as MatrixAccountNode | null;
     if (!account) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no account' });
+      node.status({ fill: 'yellow', shape: 'ring', text: 'not configured: choose an account' });
       node.error('matrix-e2ee-in: no matrix-account configured');
       return;
     }

@@ -14,7 +14,7 @@ export = function (RED: NodeAPI): void {
     const account = RED.nodes.getNode(def.account) as MatrixAccountNode | null;
     const configured = (def.rooms ?? '').split(/[\s,;]+/).filter((r) => r.startsWith('!'));
     if (!account) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no account' });
+      node.status({ fill: 'yellow', shape: 'ring', text: 'not configured: choose an account' });
       node.error('matrix-e2ee-out: no matrix-account configured');
       return;
     }

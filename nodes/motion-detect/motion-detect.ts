@@ -26,7 +26,7 @@ export = function (RED: NodeAPI) {
     const detectors = new Map<string, { det: MotionDetector; lastFrameAt: number; stalled: boolean }>();
     let warned = '';
     let statusText = '';
-    const setStatus = (fill: 'green' | 'red' | 'yellow' | 'grey', shape: 'dot' | 'ring', text: string): void => {
+    const setStatus = (fill: 'green' | 'red' | 'yellow' | 'grey' | 'blue', shape: 'dot' | 'ring', text: string): void => {
       if (text === statusText) return;
       statusText = text;
       this.status({ fill, shape, text });
@@ -45,7 +45,7 @@ export = function (RED: NodeAPI) {
     };
     const showEvents = (events: MotionEvent[]): void => {
       for (const ev of events) {
-        if (ev.event !== 'end') setStatus('red', 'dot', `motion ${(ev.score * 100).toFixed(1)}%${ev.zones.length ? ` in ${ev.zones.join(', ')}` : ''}`);
+        if (ev.event !== 'end') setStatus('blue', 'dot', `motion ${(ev.score * 100).toFixed(1)}%${ev.zones.length ? ` in ${ev.zones.join(', ')}` : ''}`);
       }
       if (events.length && !anyMotion()) setStatus('green', 'dot', 'watching');
     };
@@ -115,7 +115,7 @@ export = function (RED: NodeAPI) {
           warned = text;
           this.warn(`motion-detect: ignoring a bad frame: ${text}`);
         }
-        setStatus('red', 'ring', `bad frame: ${text.slice(0, 50)}`);
+        setStatus('yellow', 'ring', `bad frame: ${text.slice(0, 50)}`);
         done();
         return;
       }

@@ -33,7 +33,7 @@ export = function (RED: NodeAPI): void {
     const status = (): XmppStatus => {
       const acc = node.account;
       if (error) return { fill: 'red', shape: 'ring', text: error.slice(0, 60) };
-      if (!acc) return { fill: 'grey', shape: 'ring', text: 'not configured' };
+      if (!acc) return { fill: 'grey', shape: 'ring', text: 'not configured: open the account node' };
       const q = acc.queueLength;
       switch (acc.state) {
         case 'online': return q ? { fill: 'yellow', shape: 'dot', text: `queued ${q}` } : { fill: 'green', shape: 'dot', text: 'connected' };

@@ -11,7 +11,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const accNode = RED.nodes.getNode(def.account) as XmppAccountNode | null;
     if (!accNode) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no account' });
+      node.status({ fill: 'yellow', shape: 'ring', text: 'not configured: choose an account' });
       node.error('xmpp-omemo-in: no xmpp-account configured');
       return;
     }

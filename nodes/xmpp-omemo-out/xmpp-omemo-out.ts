@@ -15,7 +15,7 @@ export = function (RED: NodeAPI): void {
     const accNode = RED.nodes.getNode(def.account) as XmppAccountNode | null;
     const configured = (def.to ?? '').split(/[\s,;]+/).map((j) => j.trim()).filter((j) => JID_RE.test(j));
     if (!accNode) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no account' });
+      node.status({ fill: 'yellow', shape: 'ring', text: 'not configured: choose an account' });
       node.error('xmpp-omemo-out: no xmpp-account configured');
       return;
     }
