@@ -1,5 +1,7 @@
 // Node-RED finds a node's editor file beside its runtime file, so the .html
-// of each node folder is copied next to the compiled .js.
+// of each node folder is copied next to the compiled .js, and so is its
+// locales/ folder: Node-RED reads the message catalog (locales/<lang>/<node>.json)
+// and the help (locales/<lang>/<node>.html) from beside the .js.
 // Icons: Node-RED looks for an `icons` folder beside each node's .js (never at
 // the package root) and serves every icon it finds to all nodes of the package.
 // One copy, beside the first registered node, keeps the editor's icon picker
@@ -9,6 +11,9 @@ import { dirname, join } from 'node:path';
 for (const dir of readdirSync('nodes')) {
   const html = join('nodes', dir, `${dir}.html`);
   if (existsSync(html)) cpSync(html, join('dist', 'nodes', dir, `${dir}.html`));
+  const locales = join('dist', 'nodes', dir, 'locales');
+  rmSync(locales, { recursive: true, force: true }); // a language or file deleted in nodes/ goes from dist/ too
+  if (existsSync(join('nodes', dir, 'locales'))) cpSync(join('nodes', dir, 'locales'), locales, { recursive: true });
   rmSync(join('dist', 'nodes', dir, 'icons'), { recursive: true, force: true });
 }
 const first = Object.values(JSON.parse(readFileSync('package.json', 'utf8'))['node-red'].nodes)[0];

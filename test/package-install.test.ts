@@ -54,6 +54,9 @@ test('the tarball holds every node, example and the default flow, and no sources
   const want = [
     'package.json', 'README.md', 'flows/default.json',
     ...nodeTypes.flatMap((t) => [pkg['node-red'].nodes[t], pkg['node-red'].nodes[t].replace(/\.js$/, '.html')]),
+    // Node-RED reads the labels (message catalog) and the help from locales/ beside the node's .js.
+    ...nodeTypes.flatMap((t) => ['en-US', 'de'].map((lang) => pkg['node-red'].nodes[t].replace(/[^/]+\.js$/, `locales/${lang}/${t}.json`))),
+    ...nodeTypes.map((t) => pkg['node-red'].nodes[t].replace(/[^/]+\.js$/, `locales/en-US/${t}.html`)),
     ...examples.map((e) => `examples/${e}.json`),
   ];
   assert.deepEqual(want.filter((f) => !packed.includes(f)), [], 'files missing from the tarball');
@@ -117,6 +120,19 @@ for (const nodeRed of ['node-red-4', 'node-red']) {
       for (const type of nodeTypes) {
         assert.ok(html.includes(`data-template-name="${type}"`), `edit dialog of ${type}`);
         assert.ok(html.includes(`data-help-name="${type}"`), `help of ${type}`);
+        assert.ok(!readFileSync(join(repoRoot, 'nodes', type, `${type}.html`), 'utf8').includes('data-help-name'), `the help of ${type} is in its locales/, only there`);
+      }
+    });
+
+    await t.test('the labels come from the message catalog, in German for a German editor', async () => {
+      // What the editor asks once it knows the browser's language.
+      for (const [lang, file] of [['en-US', 'en-US'], ['de-DE', 'de'], ['de', 'de']]) {
+        const catalogs = await getJson<Record<string, Record<string, unknown>>>(`${url}/nodes/messages?lng=${lang}`);
+        for (const type of nodeTypes) {
+          const want = JSON.parse(readFileSync(join(repoRoot, 'nodes', type, 'locales', file, `${type}.json`), 'utf8')) as Record<string, { label: Record<string, string> }>;
+          const got = catalogs[`${pkg.name}/${type}`]?.[type] as { label?: Record<string, string> } | undefined;
+          assert.deepEqual(got?.label, { ...(JSON.parse(readFileSync(join(repoRoot, 'nodes', type, 'locales', 'en-US', `${type}.json`), 'utf8')) as typeof want)[type]!.label, ...want[type]!.label }, `${lang} labels of ${type}`);
+        }
       }
     });
 
