@@ -66,7 +66,7 @@ test('the tarball holds every node, example and the default flow, and no sources
   assert.ok(Array.isArray(defaultFlow) && defaultFlow.length > 0, 'installed flows/default.json is a flow');
 });
 
-test('the install carries no build tools of a dependency (ts-proto, dprint-node; libsignal is bundled)', () => {
+test('the install carries no build tools of a dependency (ts-proto, dprint-node; libsignal and tfjs are bundled)', () => {
   const found: string[] = [];
   const walk = (dir: string): void => {
     let names: string[] = [];
@@ -76,7 +76,7 @@ test('the install carries no build tools of a dependency (ts-proto, dprint-node;
     }
   };
   const check = (path: string, name: string): void => {
-    if (/^(ts-proto|ts-poet|dprint-node|@privacyresearch\/)/.test(name)) found.push(path.slice(userDir.length));
+    if (/^(ts-proto|ts-poet|dprint-node|@privacyresearch\/|@tensorflow\/)/.test(name)) found.push(path.slice(userDir.length));
     walk(join(path, 'node_modules'));
   };
   walk(join(userDir, 'node_modules'));
@@ -98,6 +98,25 @@ test('OMEMO works from the installed package: a session is set up and a message 
     })().catch((e) => { console.error(e); process.exit(1); });`;
   const out = execFileSync(process.execPath, ['-e', script], { cwd: userDir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' }, timeout: 120_000 });
   assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { text: 'motion at the door', preKey: true });
+});
+
+test('object detection works from the installed package: its worker finds the people in vtest.avi', () => {
+  const frame = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-ss', '5', '-i', '/usr/share/doc/opencv-doc/examples/data/vtest.avi',
+    '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 16 << 20 });
+  const rgb = join(tempDir('objects-frame'), 'vtest.rgb');
+  writeFileSync(rgb, frame);
+  const shared = join(userDir, 'node_modules', pkg.name, 'dist', 'lib', 'objects', 'shared-detector.js');
+  const script = `
+    const { acquireDetector } = require(${JSON.stringify(shared)});
+    const det = acquireDetector();
+    const data = new Uint8Array(require('fs').readFileSync(${JSON.stringify(rgb)}));
+    det.detect({ data, width: 768, height: 576 }, { maxWaitMs: 120000 })
+      .then((found) => console.log(JSON.stringify(found.filter((d) => d.label === 'person').length)))
+      .catch((e) => { console.error(e); process.exitCode = 1; })
+      .finally(() => det.release());`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: userDir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' }, timeout: 120_000 });
+  assert.ok(Number(out.trim().split('\n').pop()) >= 4, `people found: ${out}`);
+  rmSync(join(rgb, '..'), { recursive: true, force: true });
 });
 
 for (const nodeRed of ['node-red-4', 'node-red']) {
