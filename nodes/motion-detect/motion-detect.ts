@@ -1,17 +1,32 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Request, Response } from 'express';
 import { MotionDetector, checkFrame } from '../../lib/motion/detector';
 import { configFromEditor, type MotionEditorFields } from '../../lib/motion/node-config';
 import { validateConfig, type MotionConfig } from '../../lib/motion/config';
 import type { MotionEvent } from '../../lib/motion/event';
 import type { GrayFrame } from '../../lib/video/frame';
+import type { SharedCamera } from '../../lib/video/shared-camera';
+import { grayPng } from '../../lib/video/gray-png';
+import { upstreamCameras, type FlowNodeConfig } from '../../lib/motion/upstream-camera';
 
 interface MotionDetectDef extends NodeDef, MotionEditorFields {}
+
+/** What the editor's draw view asks of a deployed node (see the endpoints below). */
+interface EditorView {
+  /** Camera names (msg.topic) of the frames seen, newest first. */
+  topics(): string[];
+  /** The newest frame of a camera (default: of the camera heard from last). */
+  lastFrame(camera?: string): GrayFrame | undefined;
+  /** That frame with the motion blocks, learned mask, boxes and zones drawn over it. */
+  overlay(camera?: string): { frame: GrayFrame; image: Uint8Array } | undefined;
+}
+interface MotionDetectNode extends Node { editorView?: EditorView }
 
 /** How long after the last frame an event still going on is closed (the camera went away). */
 const STALL_GRACE_MS = 5000;
 
 export = function (RED: NodeAPI) {
-  function MotionDetect(this: Node, def: MotionDetectDef) {
+  function MotionDetect(this: MotionDetectNode, def: MotionDetectDef) {
     RED.nodes.createNode(this, def);
     let config: MotionConfig;
     try {
@@ -23,7 +38,7 @@ export = function (RED: NodeAPI) {
     }
     // One detector per camera (msg.topic), so one node can watch several cameras.
     // `stalled`: told the second output (and the log) that this camera sends no frames.
-    const detectors = new Map<string, { det: MotionDetector; lastFrameAt: number; stalled: boolean }>();
+    const detectors = new Map<string, { det: MotionDetector; lastFrameAt: number; stalled: boolean; frame?: GrayFrame }>();
     let warned = '';
     let statusText = '';
     const setStatus = (fill: 'green' | 'red' | 'yellow' | 'grey' | 'blue', shape: 'dot' | 'ring', text: string): void => {
@@ -32,6 +47,21 @@ export = function (RED: NodeAPI) {
       this.status({ fill, shape, text });
     };
     setStatus('grey', 'ring', 'waiting for frames');
+
+    const newest = (camera?: string) => {
+      if (camera !== undefined) return detectors.get(camera);
+      let best: { det: MotionDetector; lastFrameAt: number; frame?: GrayFrame } | undefined;
+      for (const d of detectors.values()) if (d.frame && (!best || d.lastFrameAt > best.lastFrameAt)) best = d;
+      return best;
+    };
+    this.editorView = {
+      topics: () => [...detectors.entries()].filter(([k]) => k !== '').sort((a, b) => b[1].lastFrameAt - a[1].lastFrameAt).map(([k]) => k),
+      lastFrame: (camera) => newest(camera)?.frame,
+      overlay: (camera) => {
+        const d = newest(camera);
+        return d?.frame ? { frame: d.frame, image: d.det.debugFrame(d.frame) } : undefined;
+      },
+    };
 
     const anyMotion = (): boolean => [...detectors.values()].some((d) => d.det.inMotion);
     const toMsg = (ev: MotionEvent): NodeMessage => ({ topic: 'motion', payload: ev, camera: ev.camera } as NodeMessage);
@@ -127,6 +157,7 @@ export = function (RED: NodeAPI) {
         detectors.set(key, d);
       }
       d.lastFrameAt = Date.now();
+      d.frame = frame; // for the editor's draw view; camera-in hands out a new buffer per frame
       if (d.stalled) {
         d.stalled = false;
         health(key, true);
@@ -144,7 +175,74 @@ export = function (RED: NodeAPI) {
     this.on('close', () => {
       clearInterval(stallTimer);
       detectors.clear();
+      this.editorView = undefined;
     });
   }
   RED.nodes.registerType('motion-detect', MotionDetect);
+
+  // The edit dialog's draw view: a picture of the camera to draw zones on, and what the detector
+  // sees. Admin routes behind the editor's login (no picture of the house without it).
+  const detectorNode = (req: Request, res: Response): EditorView | undefined => {
+    const id = String(req.params.id);
+    const n = RED.nodes.getNode(id) as MotionDetectNode | null;
+    if (!n || n.type !== 'motion-detect') {
+      res.status(404).json({ error: `no deployed motion-detect node ${id}: deploy first` });
+      return undefined;
+    }
+    if (!n.editorView) {
+      res.status(503).json({ error: 'the node is not running (see its status: a bad setting?)' });
+      return undefined;
+    }
+    return n.editorView;
+  };
+  const camera = (req: Request): string | undefined => (typeof req.query.camera === 'string' && req.query.camera !== '' ? req.query.camera : undefined);
+  const image = (res: Response, type: string, body: Buffer): void => {
+    res.set('Cache-Control', 'no-store').type(type).send(body);
+  };
+  const noFrame = (res: Response, why?: string): void => {
+    res.status(503).json({ error: `no frame yet${why ? ` (${why})` : ''}` });
+  };
+
+  /** The camera's own picture (colour, at most 640 wide); else the detector's gray frame. */
+  const snapshot = async (req: Request, res: Response): Promise<void> => {
+    const view = detectorNode(req, res);
+    if (!view) return;
+    const flow: FlowNodeConfig[] = [];
+    RED.nodes.eachNode((n) => { flow.push(n as unknown as FlowNodeConfig); });
+    const sharedOf = (id: string) => (RED.nodes.getNode(id) as (Node & { shared?: SharedCamera }) | null)?.shared;
+    const topics = camera(req) !== undefined ? [camera(req)!] : view.topics();
+    let why: string | undefined;
+    for (const id of upstreamCameras(flow, String(req.params.id), topics, (c) => sharedOf(c)?.camera.config.name)) {
+      const cam = sharedOf(id)?.camera;
+      if (!cam) continue;
+      try {
+        image(res, 'image/jpeg', await cam.preview());
+        return;
+      } catch (e) {
+        why = (e as Error).message;
+      }
+    }
+    const frame = view.lastFrame(camera(req));
+    if (frame) image(res, 'image/png', grayPng(frame, frame.data));
+    else noFrame(res, why);
+  };
+  RED.httpAdmin.get('/mantis/snapshot/:id', RED.auth.needsPermission('mantis.read'), (req, res) => {
+    snapshot(req, res).catch((e: Error) => {
+      RED.log.warn(`motion-detect snapshot: ${e.message}`);
+      if (!res.headersSent) res.status(500).json({ error: e.message });
+    });
+  });
+  /** The newest detection frame with what the detector saw over it, a PNG; the dialog polls it for a few seconds. */
+  RED.httpAdmin.get('/mantis/motion/:id', RED.auth.needsPermission('mantis.read'), (req, res) => {
+    try {
+      const view = detectorNode(req, res);
+      if (!view) return;
+      const o = view.overlay(camera(req));
+      if (!o) { noFrame(res); return; }
+      image(res, 'image/png', grayPng(o.frame, o.image));
+    } catch (e) {
+      RED.log.warn(`motion-detect motion view: ${(e as Error).message}`);
+      if (!res.headersSent) res.status(500).json({ error: (e as Error).message });
+    }
+  });
 };
