@@ -33,7 +33,7 @@ module.exports = require('@privacyresearch/libsignal-protocol-typescript');
     entry: `
 module.exports = {
   tf: require('@tensorflow/tfjs-core'),
-  loadGraphModel: require('@tensorflow/tfjs-converter').loadGraphModel,
+  GraphModel: require('@tensorflow/tfjs-converter').GraphModel,
   setWasmPaths: require('@tensorflow/tfjs-backend-wasm').setWasmPaths,
 };
 `,

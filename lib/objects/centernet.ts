@@ -5,7 +5,7 @@
 // (multiples of 32): smaller is faster and needs less memory, for crops around motion.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Tensor } from '@tensorflow/tfjs-core';
+import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { Box } from '../motion/event';
 import { COCO_LABELS } from './coco-labels';
@@ -147,16 +147,55 @@ export async function loadCenterNet(dir: string = DEFAULT_MODEL_DIR, opts: LoadO
   const inputSize = opts.inputSize ?? INPUT_SIZE;
   patchInputSize(json, weights, inputSize);
   const rt = await tfjs();
-  const model = await rt.loadGraphModel(rt.tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as never,
-    weightData: weights,
-    format: json.format,
-    generatedBy: json.generatedBy,
-    convertedBy: json.convertedBy,
-    signature: json.signature,
-  }));
+  const weightMap = decodeWeights(rt, json, weights);
+  const model = new rt.GraphModel(rt.tf.io.fromMemory({ modelTopology: json.modelTopology }));
+  // What loadGraphModel does after tfjs's own decodeWeights (tfjs 4.22, bundled: the version is fixed).
+  (model as unknown as { loadWithWeightMap(a: object, w: NamedTensorMap): void }).loadWithWeightMap({
+    modelTopology: json.modelTopology, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy, signature: json.signature,
+  }, weightMap);
   return new Model(rt, model, inputSize);
+}
+
+/** IEEE half float bits to a number (exact in float32). */
+function half(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+/**
+ * The weights as tensors, decoded through one scratch array. tfjs's decodeWeights makes a sliced
+ * copy and a Float32Array per weight that become garbage once in the wasm heap: ~20 MB the
+ * worker's allocator keeps as RSS for good. Here the scratch is the size of the largest weight.
+ */
+function decodeWeights(rt: TfRuntime, json: ModelJson, weights: ArrayBuffer): NamedTensorMap {
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const count = (w: WeightEntry): number => w.shape.reduce((a, b) => a * b, 1);
+  const scratch = new Float32Array(Math.max(...specs.map(count)));
+  const view = new DataView(weights);
+  const out: NamedTensorMap = {};
+  let offset = 0;
+  for (const w of specs) {
+    const n = count(w);
+    const stored = w.quantization?.dtype ?? w.dtype;
+    if (w.dtype === 'int32' && stored === 'int32') {
+      const ints = new Int32Array(n);
+      for (let i = 0; i < n; i++) ints[i] = view.getInt32(offset + 4 * i, true);
+      out[w.name] = rt.tf.tensor(ints, w.shape, 'int32');
+    } else if (w.dtype === 'float32' && (stored === 'float32' || stored === 'float16')) {
+      const values = scratch.subarray(0, n);
+      if (stored === 'float16') for (let i = 0; i < n; i++) values[i] = half(view.getUint16(offset + 2 * i, true));
+      else for (let i = 0; i < n; i++) values[i] = view.getFloat32(offset + 4 * i, true);
+      out[w.name] = rt.tf.tensor(values, w.shape, 'float32'); // copied into the wasm heap here
+    } else {
+      throw new ObjectModelMissing(`object model: weight ${w.name} is ${w.dtype} stored as ${stored}, which this loader does not read`);
+    }
+    offset += n * BYTES[stored];
+  }
+  return out;
 }
 
 class Model implements CenterNet {

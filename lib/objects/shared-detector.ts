@@ -59,6 +59,11 @@ interface Look {
 }
 
 const WORKER_FILE = join(__dirname, 'detector-worker.js');
+/**
+ * The worker's JS heap stays small (the model and its tensors live in wasm memory): a small young
+ * generation saves ~5 MB of RSS; a runaway heap ends the worker (the looks reject), not Node-RED.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 };
 
 class Runner {
   readonly handles = new Set<Handle>();
@@ -92,7 +97,7 @@ class Runner {
     this.loaded = new Promise<void>((resolve, reject) => { this.loadedSettle = { resolve, reject }; });
     this.loaded.catch(() => { /* seen through ready() and the looks */ });
     const data: WorkerData = { modelDir: this.modelDir, inputSize: this.inputSize };
-    const w = new Worker(WORKER_FILE, { workerData: data, name: 'mantis-objects' });
+    const w = new Worker(WORKER_FILE, { workerData: data, name: 'mantis-objects', resourceLimits: WORKER_LIMITS });
     this.worker = w;
     w.on('message', (m: FromWorker) => this.onMessage(w, m));
     w.on('error', (err: Error) => this.onStopped(w, new Error(`object detector worker failed: ${err.message}`)));

@@ -4,13 +4,13 @@
 // dependencies only; a checkout compiled by tsc alone falls back to the packages.
 import { dirname, join } from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import type { loadGraphModel } from '@tensorflow/tfjs-converter';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ObjectModelMissing } from './types';
 
 export interface TfRuntime {
   tf: typeof TfCore;
-  loadGraphModel: typeof loadGraphModel;
+  GraphModel: typeof GraphModel;
   setWasmPaths: typeof setWasmPaths;
   /** Folder holding tfjs-backend-wasm*.wasm, with a trailing separator. */
   wasmDir: string;
@@ -42,11 +42,11 @@ function requireRuntime(): TfRuntime {
   try {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const tf = require('@tensorflow/tfjs-core') as typeof TfCore;
-    const converter = require('@tensorflow/tfjs-converter') as { loadGraphModel: typeof loadGraphModel };
+    const converter = require('@tensorflow/tfjs-converter') as { GraphModel: typeof GraphModel };
     const wasmMain = require.resolve('@tensorflow/tfjs-backend-wasm');
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths: typeof setWasmPaths };
     /* eslint-enable @typescript-eslint/no-require-imports */
-    return { tf, loadGraphModel: converter.loadGraphModel, setWasmPaths: wasm.setWasmPaths, wasmDir: dirname(wasmMain) + '/' };
+    return { tf, GraphModel: converter.GraphModel, setWasmPaths: wasm.setWasmPaths, wasmDir: dirname(wasmMain) + '/' };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
     throw new ObjectModelMissing('object detection runtime not installed (dist/lib/vendor/tfjs.js is missing): '
