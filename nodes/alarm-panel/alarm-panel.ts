@@ -13,6 +13,7 @@ import { slug, type Availability } from '../../lib/ha/discovery';
 import { brokerRefusal, isLoginRefusal } from '../../lib/ha/broker-refusal';
 import type { MotionEvent } from '../../lib/motion/event';
 import { isCameraHealth, isMotionEvent, parseCommand, who } from '../../lib/alarm/panel-input';
+import { catalogText } from '../../lib/common/catalog';
 
 interface AlarmPanelDef extends NodeDef {
   broker?: string;
@@ -97,6 +98,8 @@ function editorUrl(settings: { uiHost?: string; uiPort?: number; httpAdminRoot?:
 }
 
 export = function (RED: NodeAPI): void {
+  // Status texts in the runtime's language (locales/<lang>/alarm-panel.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'alarm-panel.json'));
   const version = readVersion();
 
   /** The HA area set on the mantis-camera config node of that name, if any. */
@@ -142,8 +145,10 @@ export = function (RED: NodeAPI): void {
       if (closed) return;
       const snap = alarm.snapshot;
       const s = snap.state;
-      let label = s.startsWith('armed_') ? `armed (${s.slice(6)})`
-        : s === 'arming' && snap.target.startsWith('armed_') ? `arming (${snap.target.slice(6)})` : s;
+      const mode = (m: string): string => _(`alarm-panel.status.mode.${m}`);
+      let label = s.startsWith('armed_') ? _('alarm-panel.status.armed', { mode: mode(s.slice(6)) })
+        : s === 'arming' && snap.target.startsWith('armed_') ? _('alarm-panel.status.armingMode', { mode: mode(snap.target.slice(6)) })
+          : _(`alarm-panel.status.state.${s}`);
       clearTimeout(tick);
       tick = undefined;
       if (snap.until !== undefined && (s === 'arming' || s === 'pending' || s === 'triggered')) {
@@ -151,8 +156,7 @@ export = function (RED: NodeAPI): void {
         tick = setTimeout(updateStatus, 1000);
       }
       const refused = mqtt !== 'connected' && mqttProblem !== '';
-      const conn = mqtt === 'none' ? 'no MQTT' : mqtt === 'missing' ? 'MQTT broker missing'
-        : refused ? `MQTT ${mqttProblem}, retrying` : `MQTT ${mqtt}`;
+      const conn = refused ? _('alarm-panel.status.mqtt.refused', { problem: mqttProblem }) : _(`alarm-panel.status.mqtt.${mqtt}`);
       const blind = [...alarm.camerasDown].map(([cam, why]) => ` · ${cam}: ${why}`).join('');
       const fault = refused || blind !== '';
       node.status({

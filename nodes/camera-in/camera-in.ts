@@ -3,6 +3,8 @@ import type { CameraStatus } from '../../lib/video/camera';
 import type { GrayFrame } from '../../lib/video/frame';
 import { cameraBadge } from '../../lib/video/shared-camera';
 import type { SharedCamera } from '../../lib/video/shared-camera';
+import { join } from 'node:path';
+import { catalogText } from '../../lib/common/catalog';
 
 interface CameraInDef extends NodeDef { camera: string }
 
@@ -15,11 +17,13 @@ function wantsSnapshot(msg: NodeMessageInFlow): boolean {
 }
 
 export = function (RED: NodeAPI) {
+  // Status texts in the runtime's language (locales/<lang>/camera-in.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'camera-in.json'));
   function CameraIn(this: Node, def: CameraInDef) {
     RED.nodes.createNode(this, def);
     const cfg = RED.nodes.getNode(def.camera) as (Node & { shared?: SharedCamera }) | null;
     if (!cfg?.shared) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no camera configured' });
+      this.status({ fill: 'red', shape: 'ring', text: _('camera-in.status.noCamera') });
       this.error('camera-in: choose a camera (mantis-camera config node)');
       return;
     }

@@ -6,6 +6,8 @@ import { claimStoreDir, defaultStoreDir } from '../../lib/store/store-dir';
 import { Backoff } from '../../lib/common/backoff';
 import { MatrixBot, isTransientStartError, type BotState, type CommandMessage, type PendingVerification } from '../../lib/matrix/bot';
 import type { AccountListener, AccountStatus, MatrixAccountNode } from '../../lib/matrix/node-types';
+import { join } from 'node:path';
+import { catalogText } from '../../lib/common/catalog';
 
 interface AccountDef extends NodeDef {
   homeserver: string;
@@ -24,6 +26,8 @@ function userList(s: string | undefined): string[] {
 }
 
 export = function (RED: NodeAPI): void {
+  // Status texts in the runtime's language (locales/<lang>/matrix-account.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'matrix-account.json'));
   function MatrixAccount(this: MatrixAccountNode, def: AccountDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -34,15 +38,15 @@ export = function (RED: NodeAPI): void {
     const status = (): AccountStatus => {
       const bot = node.bot;
       if (error) return { fill: 'red', shape: 'ring', text: error.slice(0, 60) };
-      if (verification) return { fill: 'blue', shape: 'dot', text: `verifying… ${verification.emoji.map((e) => e[0]).join('')}` };
-      if (!bot) return { fill: 'grey', shape: 'ring', text: 'not configured: open the account node' };
+      if (verification) return { fill: 'blue', shape: 'dot', text: _('matrix-account.status.verifying', { emoji: verification.emoji.map((e) => e[0]).join('') }) };
+      if (!bot) return { fill: 'grey', shape: 'ring', text: _('matrix-account.status.notConfigured') };
       const q = bot.queueLength;
       const states: Record<BotState, AccountStatus> = {
-        stopped: { fill: 'grey', shape: 'ring', text: 'stopped' },
-        starting: { fill: 'yellow', shape: 'ring', text: 'connecting' },
-        online: q ? { fill: 'yellow', shape: 'dot', text: `queued ${q}` } : { fill: 'green', shape: 'dot', text: 'connected' },
-        offline: { fill: 'red', shape: 'ring', text: q ? `offline, queued ${q}` : 'offline' },
-        error: { fill: 'red', shape: 'ring', text: 'error' },
+        stopped: { fill: 'grey', shape: 'ring', text: _('matrix-account.status.stopped') },
+        starting: { fill: 'yellow', shape: 'ring', text: _('matrix-account.status.connecting') },
+        online: q ? { fill: 'yellow', shape: 'dot', text: _('matrix-account.status.queued', { n: q }) } : { fill: 'green', shape: 'dot', text: _('matrix-account.status.connected') },
+        offline: { fill: 'red', shape: 'ring', text: q ? _('matrix-account.status.offlineQueued', { n: q }) : _('matrix-account.status.offline') },
+        error: { fill: 'red', shape: 'ring', text: _('matrix-account.status.error') },
       };
       return states[bot.state];
     };

@@ -4,17 +4,21 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { MatrixAccountNode, AccountStatus } from '../../lib/matrix/node-types';
 import { NotEncryptedError } from '../../lib/matrix/types';
 import { toOutgoing, type OutMsg } from '../../lib/matrix/outgoing';
+import { join } from 'node:path';
+import { catalogText } from '../../lib/common/catalog';
 
 interface OutDef extends NodeDef { account: string; rooms: string }
 
 export = function (RED: NodeAPI): void {
+  // Status texts in the runtime's language (locales/<lang>/matrix-e2ee-out.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'matrix-e2ee-out.json'));
   function MatrixE2eeOut(this: Node, def: OutDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const account = RED.nodes.getNode(def.account) as MatrixAccountNode | null;
     const configured = (def.rooms ?? '').split(/[\s,;]+/).filter((r) => r.startsWith('!'));
     if (!account) {
-      node.status({ fill: 'yellow', shape: 'ring', text: 'not configured: choose an account' });
+      node.status({ fill: 'yellow', shape: 'ring', text: _('matrix-e2ee-out.status.chooseAccount') });
       node.error('matrix-e2ee-out: no matrix-account configured');
       return;
     }
@@ -23,12 +27,12 @@ export = function (RED: NodeAPI): void {
     const show = (s: AccountStatus): void => {
       last = s;
       if (refused) { node.status({ fill: 'red', shape: 'ring', text: refused }); return; }
-      if (s.fill === 'green') node.status({ fill: 'green', shape: 'dot', text: 'sent' });
+      if (s.fill === 'green') node.status({ fill: 'green', shape: 'dot', text: _('matrix-e2ee-out.status.sent') });
       else node.status(s);
     };
     const unsubscribe = account.subscribe({ status: show });
     const onDropped = (roomId: string, reason: string): void => {
-      if (/not encrypted/.test(reason)) refused = 'room not encrypted';
+      if (/not encrypted/.test(reason)) refused = _('matrix-e2ee-out.status.notEncrypted');
       else refused = reason.slice(0, 40);
       node.error(`not sent to ${roomId}: ${reason}`);
       if (last) show(last);
@@ -46,15 +50,15 @@ export = function (RED: NodeAPI): void {
       const rooms = typeof msg.roomId === 'string' && msg.roomId ? [msg.roomId]
         : configured.length ? configured : bot.ownerRoom ? [bot.ownerRoom] : [];
       if (!rooms.length) {
-        node.status({ fill: 'red', shape: 'ring', text: 'no room' });
+        node.status({ fill: 'red', shape: 'ring', text: _('matrix-e2ee-out.status.noRoom') });
         done(new Error('no room: set the Owner on the matrix-account node, configure rooms or set msg.roomId'));
         return;
       }
       const item = toOutgoing(msg);
-      if (typeof item === 'string') { node.status({ fill: 'red', shape: 'ring', text: 'bad input' }); done(new Error(item)); return; }
+      if (typeof item === 'string') { node.status({ fill: 'red', shape: 'ring', text: _('matrix-e2ee-out.status.badInput') }); done(new Error(item)); return; }
       refused = '';
       bot.queue(rooms, item).then(() => { if (last) show(last); done(); }, (e: Error) => {
-        if (e instanceof NotEncryptedError) refused = 'room not encrypted';
+        if (e instanceof NotEncryptedError) refused = _('matrix-e2ee-out.status.notEncrypted');
         node.status({ fill: 'red', shape: 'ring', text: refused || e.message.slice(0, 40) });
         done(e);
       });

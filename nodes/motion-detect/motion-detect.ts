@@ -8,6 +8,8 @@ import type { GrayFrame } from '../../lib/video/frame';
 import type { SharedCamera } from '../../lib/video/shared-camera';
 import { grayPng } from '../../lib/video/gray-png';
 import { upstreamCameras, type FlowNodeConfig } from '../../lib/motion/upstream-camera';
+import { join } from 'node:path';
+import { catalogText } from '../../lib/common/catalog';
 
 interface MotionDetectDef extends NodeDef, MotionEditorFields {}
 
@@ -26,13 +28,15 @@ interface MotionDetectNode extends Node { editorView?: EditorView }
 const STALL_GRACE_MS = 5000;
 
 export = function (RED: NodeAPI) {
+  // Status texts in the runtime's language (locales/<lang>/motion-detect.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'motion-detect.json'));
   function MotionDetect(this: MotionDetectNode, def: MotionDetectDef) {
     RED.nodes.createNode(this, def);
     let config: MotionConfig;
     try {
       config = configFromEditor(def);
     } catch (e) {
-      this.status({ fill: 'red', shape: 'ring', text: `bad setting: ${(e as Error).message.slice(0, 60)}` });
+      this.status({ fill: 'red', shape: 'ring', text: _('motion-detect.status.badSetting', { error: (e as Error).message.slice(0, 60) }) });
       this.error(`motion-detect: ${(e as Error).message}`);
       return;
     }
@@ -46,7 +50,7 @@ export = function (RED: NodeAPI) {
       statusText = text;
       this.status({ fill, shape, text });
     };
-    setStatus('grey', 'ring', 'waiting for frames');
+    setStatus('grey', 'ring', _('motion-detect.status.waiting'));
 
     const newest = (camera?: string) => {
       if (camera !== undefined) return detectors.get(camera);
@@ -75,9 +79,12 @@ export = function (RED: NodeAPI) {
     };
     const showEvents = (events: MotionEvent[]): void => {
       for (const ev of events) {
-        if (ev.event !== 'end') setStatus('blue', 'dot', `motion ${(ev.score * 100).toFixed(1)}%${ev.zones.length ? ` in ${ev.zones.join(', ')}` : ''}`);
+        if (ev.event !== 'end') {
+          const score = (ev.score * 100).toFixed(1);
+          setStatus('blue', 'dot', ev.zones.length ? _('motion-detect.status.motionIn', { score, zones: ev.zones.join(', ') }) : _('motion-detect.status.motion', { score }));
+        }
       }
-      if (events.length && !anyMotion()) setStatus('green', 'dot', 'watching');
+      if (events.length && !anyMotion()) setStatus('green', 'dot', _('motion-detect.status.watching'));
     };
 
     // A camera that stops sending frames mid-event would leave the event open forever.
@@ -96,7 +103,7 @@ export = function (RED: NodeAPI) {
       }
       // "watching" would be a lie once the frames stopped; the next frame sets it again.
       const stalled = detectors.size > 0 && [...detectors.values()].every((d) => now - d.lastFrameAt > STALL_GRACE_MS);
-      if (stalled && !anyMotion()) setStatus('yellow', 'ring', 'no frames');
+      if (stalled && !anyMotion()) setStatus('yellow', 'ring', _('motion-detect.status.noFrames'));
     }, 1000);
 
     this.on('input', (msg: NodeMessageInFlow & { reset?: unknown; zones?: unknown }, send, done) => {
@@ -115,14 +122,14 @@ export = function (RED: NodeAPI) {
           config = validateConfig({ ...config, zones: msg.zones });
         } catch (e) {
           this.warn(`motion-detect: msg.zones ignored: ${(e as Error).message}`);
-          setStatus('red', 'ring', `bad zones: ${(e as Error).message.slice(0, 50)}`);
+          setStatus('red', 'ring', _('motion-detect.status.badZones', { error: (e as Error).message.slice(0, 50) }));
           done();
           return;
         }
         const events = [...detectors.values()].flatMap((d) => d.det.reset());
         if (events.length) send([events.map(toMsg), null]);
         detectors.clear();
-        setStatus('green', 'ring', `zones: ${config.zones.map((z) => z.name).join(', ') || 'none'}`);
+        setStatus('green', 'ring', _('motion-detect.status.zones', { zones: config.zones.map((z) => z.name).join(', ') || _('motion-detect.status.noZones') }));
         done();
         return;
       }
@@ -131,7 +138,7 @@ export = function (RED: NodeAPI) {
         const events = targets.flatMap((d) => (d ? d.det.reset() : []));
         if (events.length) send([events.map(toMsg), null]);
         if (camera) detectors.delete(key); else detectors.clear();
-        setStatus('green', 'ring', 'reset, learning background');
+        setStatus('green', 'ring', _('motion-detect.status.reset'));
         done();
         return;
       }
@@ -145,7 +152,7 @@ export = function (RED: NodeAPI) {
           warned = text;
           this.warn(`motion-detect: ignoring a bad frame: ${text}`);
         }
-        setStatus('yellow', 'ring', `bad frame: ${text.slice(0, 50)}`);
+        setStatus('yellow', 'ring', _('motion-detect.status.badFrame', { error: text.slice(0, 50) }));
         done();
         return;
       }
@@ -167,7 +174,7 @@ export = function (RED: NodeAPI) {
         send([events.map(toMsg), null]);
         showEvents(events);
       } else if (!anyMotion()) {
-        setStatus('green', 'dot', 'watching');
+        setStatus('green', 'dot', _('motion-detect.status.watching'));
       }
       done();
     });

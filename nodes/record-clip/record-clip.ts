@@ -8,6 +8,7 @@ import { isMotionEvent, recordSeconds } from '../../lib/video/record-input';
 import { ClipFailure } from '../../lib/video/clip-failure';
 import { cameraBadge } from '../../lib/video/shared-camera';
 import type { SharedCamera } from '../../lib/video/shared-camera';
+import { catalogText } from '../../lib/common/catalog';
 
 interface RecordClipDef extends NodeDef {
   camera: string;
@@ -30,11 +31,13 @@ function num(v: string | number | undefined, dflt: number): number {
 }
 
 export = function (RED: NodeAPI) {
+  // Status texts in the runtime's language (locales/<lang>/record-clip.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'record-clip.json'));
   function RecordClip(this: Node, def: RecordClipDef) {
     RED.nodes.createNode(this, def);
     const cfg = RED.nodes.getNode(def.camera) as (Node & { shared?: SharedCamera }) | null;
     if (!cfg?.shared) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no camera configured' });
+      this.status({ fill: 'red', shape: 'ring', text: _('record-clip.status.noCamera') });
       this.error('record-clip: choose a camera (mantis-camera config node)');
       return;
     }
@@ -59,17 +62,17 @@ export = function (RED: NodeAPI) {
     let lastClip = '';
     const idle = (s: CameraStatus) => {
       if (recorder.active > 0 || recorder.waitingCommands > 0) return;
-      if (s.state === 'watching') this.status({ fill: 'green', shape: 'dot', text: lastClip || 'ready' });
+      if (s.state === 'watching') this.status({ fill: 'green', shape: 'dot', text: lastClip || _('record-clip.status.ready') });
       else this.status(cameraBadge(s));
     };
     camera.on('status', idle);
     idle(camera.status);
     recorder.on('recording', (n: number) => {
-      if (n > 0) this.status({ fill: 'blue', shape: 'dot', text: n > 1 ? `recording (${n})` : 'recording' });
+      if (n > 0) this.status({ fill: 'blue', shape: 'dot', text: n > 1 ? _('record-clip.status.recordingN', { n }) : _('record-clip.status.recording') });
       else idle(camera.status);
     });
     recorder.on('waiting', (n: number) => {
-      if (n > 0) this.status({ fill: 'yellow', shape: 'ring', text: `${n} record command${n > 1 ? 's' : ''} waiting for the camera` });
+      if (n > 0) this.status({ fill: 'yellow', shape: 'ring', text: n > 1 ? _('record-clip.status.waitingN', { n }) : _('record-clip.status.waiting') });
       else idle(camera.status);
     });
     // A command's clip (or failure) goes out on the command's own message, so a chat reply goes back to where it came from.

@@ -5,6 +5,8 @@ import type { Request, Response } from 'express';
 import { claimStoreDir, defaultStoreDir } from '../../lib/store/store-dir';
 import { XmppAccount, type CommandEvent, type RefusedEvent } from '../../lib/xmpp/account';
 import type { XmppAccountNode, XmppListener, XmppStatus } from '../../lib/xmpp/node-types';
+import { join } from 'node:path';
+import { catalogText } from '../../lib/common/catalog';
 
 interface AccountDef extends NodeDef {
   jid: string;
@@ -24,6 +26,8 @@ function jidList(s: string | undefined): string[] {
 }
 
 export = function (RED: NodeAPI): void {
+  // Status texts in the runtime's language (locales/<lang>/xmpp-account.json).
+  const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'xmpp-account.json'));
   function XmppAccountConfig(this: XmppAccountNode, def: AccountDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -33,13 +37,13 @@ export = function (RED: NodeAPI): void {
     const status = (): XmppStatus => {
       const acc = node.account;
       if (error) return { fill: 'red', shape: 'ring', text: error.slice(0, 60) };
-      if (!acc) return { fill: 'grey', shape: 'ring', text: 'not configured: open the account node' };
+      if (!acc) return { fill: 'grey', shape: 'ring', text: _('xmpp-account.status.notConfigured') };
       const q = acc.queueLength;
       switch (acc.state) {
-        case 'online': return q ? { fill: 'yellow', shape: 'dot', text: `queued ${q}` } : { fill: 'green', shape: 'dot', text: 'connected' };
-        case 'connecting': return { fill: 'yellow', shape: 'ring', text: q ? `connecting, queued ${q}` : 'connecting' };
-        case 'stopped': return { fill: 'grey', shape: 'ring', text: 'stopped' };
-        default: return { fill: 'red', shape: 'ring', text: `${q ? `offline, queued ${q}` : 'offline'}${acc.lastError ? `: ${acc.lastError}` : ''}`.slice(0, 60) };
+        case 'online': return q ? { fill: 'yellow', shape: 'dot', text: _('xmpp-account.status.queued', { n: q }) } : { fill: 'green', shape: 'dot', text: _('xmpp-account.status.connected') };
+        case 'connecting': return { fill: 'yellow', shape: 'ring', text: q ? _('xmpp-account.status.connectingQueued', { n: q }) : _('xmpp-account.status.connecting') };
+        case 'stopped': return { fill: 'grey', shape: 'ring', text: _('xmpp-account.status.stopped') };
+        default: return { fill: 'red', shape: 'ring', text: `${q ? _('xmpp-account.status.offlineQueued', { n: q }) : _('xmpp-account.status.offline')}${acc.lastError ? `: ${acc.lastError}` : ''}`.slice(0, 60) };
       }
     };
     const publish = (): void => { const s = status(); for (const l of listeners) l.status?.(s); };
