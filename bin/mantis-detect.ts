@@ -14,7 +14,8 @@ const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [-
   --fps    detection rate (default 5)      --width  detection width in px (default 320)
   --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset"}
   --debug  also write OUT.mp4: the clip as the detector saw it, with moved blocks (gray outlines), learned
-           repetitive motion (dimmed, dotted), blob boxes and zones (white), and a square top left (white = event)
+           repetitive motion (dimmed, dotted), blob boxes and zones (white), row light compensation (a bar from
+           the right edge per corrected row, longer = stronger), and a square top left (white = event)
   --config detector settings, e.g. '{"threshold":20,"minArea":0.005,"masks":[[[0,0],[0.3,0],[0.3,1],[0,1]]]}'
   defaults: ${JSON.stringify(DEFAULT_CONFIG)}`;
 
