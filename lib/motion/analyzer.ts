@@ -22,6 +22,8 @@ const RATIO_MIN_LEVEL = 16;
 const ROW_SAMPLES = 64;
 /** Row light: a row needs this many usable samples for a gain of its own. */
 const RATIO_MIN_SAMPLES = 8;
+/** Row light: a row whose unchanged pixels are on average lit within this share of the background is not lit differently. */
+const ROW_LIT = 0.02;
 /** Row light: the middle half of a row's ratios must lie within this share of its median (one gain, not two). */
 const ROW_SPREAD = 0.12;
 
@@ -663,8 +665,9 @@ export class FrameAnalyzer {
   /**
    * Row light compensation. Mains flicker on a rolling shutter (a lamp beating against the frame
    * rate) darkens whole rows at once, by a factor that drifts down the picture. Per row, the median
-   * of frame / expected background over every other pixel is that factor, whatever a person covering a
-   * few columns does to the row. It is used only where it is one gain: the middle half of the row's
+   * of frame / expected background over about ROW_SAMPLES pixels is that factor, whatever a person
+   * covering a few columns does to the row. Rows that do not change, or change both ways, or whose
+   * unchanged pixels are lit as before, are left alone. It is used only where it is one gain: the middle half of the row's
    * ratios within ROW_SPREAD of it, 3/4 of the samples within half the threshold of it, at most half
    * as many changed as before (a shadow over part of a row, or an object filling it, is not one gain);
    * and at most rowLight times darker or brighter. Returns the number of rows with a gain of their own.
@@ -688,13 +691,26 @@ export class FrameAnalyzer {
       const end = row + w;
       const first = row + y % step;
       // First: does the row change at all? (Most rows of a quiet scene do not: no more work for them.)
-      let before = 0;
+      // A gain darkens (or brightens) every changed pixel of the row alike: both ways at once is not one gain.
+      // The unchanged samples tell whether the row as a whole is lit differently: a row with a person
+      // in it and no light change is skipped here, before the histogram.
+      let darker = 0;
+      let brighter = 0;
+      let quiet = 0;
+      let sumE = 0;
+      let sumEx = 0;
       for (let i = first; i < end; i += step) {
-        const e = b[i] - gain * bg[i] - shift;
+        if (!all && act[i] === 0) continue;
+        const ex = gain * bg[i] + shift;
+        const e = b[i] - ex;
         const t = thrMap[i];
-        if ((e > t || e < -t) && (all || act[i] !== 0)) before++;
+        if (e > t) brighter++;
+        else if (e < -t) darker++;
+        else { quiet++; sumE += e; sumEx += ex; }
       }
-      if (before === 0) continue;
+      const before = darker + brighter;
+      if (before === 0 || 4 * Math.min(darker, brighter) > before) continue;
+      if (before < quiet && Math.abs(sumE) < ROW_LIT * sumEx) continue;
       hist.fill(0);
       let n = 0;
       for (let i = first; i < end; i += step) {
