@@ -12,7 +12,8 @@ import { DebugVideo } from '../lib/motion/debug-video';
 const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [--width N] [--trace] [--debug OUT.mp4]
   Prints {"event":"start"|"update"|"end","t":<s>,"startedAt":<s>,"score":...,"boxes":[...],"zones":[...]} per line.
   --fps    detection rate (default 5)      --width  detection width in px (default 320)
-  --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset"}
+  --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset","light","rows"}
+           (light: blobs dropped as a change of light; rows: rows given their own light gain, flicker)
   --debug  also write OUT.mp4: the clip as the detector saw it, with moved blocks (gray outlines), learned
            repetitive motion (dimmed, dotted), blob boxes and zones (white), row light compensation (a bar from
            the right edge per corrected row, longer = stronger), and a square top left (white = event)
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
       onEvent: (e) => process.stdout.write(`${toLine(e)}\n`),
       onFrame: trace || debugOut
         ? (t, a, frame, detector) => {
-          if (trace) process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset, light: a.lightBlobs ?? 0 })}\n`);
+          if (trace) process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset, light: a.lightBlobs ?? 0, rows: a.lightRows ?? 0 })}\n`);
           if (debugOut) {
             debug ??= new DebugVideo(debugOut, frame.width, frame.height, fps ?? 5);
             debug.write(detector.debugFrame(frame));

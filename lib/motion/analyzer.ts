@@ -19,7 +19,7 @@ const RATIO_BINS = 64;
 /** Row light: background pixels darker than this give no usable ratio. */
 const RATIO_MIN_LEVEL = 16;
 /** Row light: about this many samples per row (every other pixel at most): a median needs no more. */
-const ROW_SAMPLES = 64;
+const ROW_SAMPLES = 40;
 /** Row light: a row needs this many usable samples for a gain of its own. */
 const RATIO_MIN_SAMPLES = 8;
 /** Row light: a row whose unchanged pixels are on average lit within this share of the background is not lit differently. */
@@ -54,6 +54,8 @@ export interface FrameAnalysis {
   offset: number;
   /** Blobs dropped as a change of light (shadowCorrelation). */
   lightBlobs?: number;
+  /** Rows given a light gain of their own (row light compensation). */
+  lightRows?: number;
 }
 
 /** Per-block state for the debug view and the event logic; arrays are live (reused next frame). */
@@ -266,7 +268,8 @@ export class FrameAnalyzer {
     this.toneFit();
     // Light that differs from row to row (a quarter of the rows with a gain of their own) is flicker, which
     // the row gains explain: not a global change, so a person in the picture is not learnt into the background.
-    const flicker = 4 * this.rowLight() >= height;
+    const lightRows = this.rowLight();
+    const flicker = 4 * lightRows >= height;
     const offset = Math.round(this.maxShift);
     const changedPixels = this.threshold();
     const changed = changedPixels / this.activeCount;
@@ -274,10 +277,10 @@ export class FrameAnalyzer {
       // A light, a cloud, an exposure jump: not motion. Take the new look as the background at once.
       this.bg.set(this.blurred);
       this.blockMoved.fill(0);
-      return { kind: 'global', changed, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
+      return { kind: 'global', changed, score: 0, motion: false, boxes: [], zoneBits: 0, offset, lightRows };
     }
     this.learnBlocks(dt);
-    if (changedPixels === 0) return { kind: 'ok', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
+    if (changedPixels === 0) return { kind: 'ok', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset, lightRows };
     this.components();
     const minBlob = Math.max(1, this.cfg.minBlob * this.activeCount);
     this.blobStats(minBlob);
@@ -307,7 +310,7 @@ export class FrameAnalyzer {
       const b = kept[k];
       boxes.push({ x: b.x0 / width, y: b.y0 / height, w: (b.x1 - b.x0 + 1) / width, h: (b.y1 - b.y0 + 1) / height });
     }
-    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset, lightBlobs };
+    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset, lightBlobs, lightRows };
   }
 
   /**
