@@ -51,6 +51,9 @@ async function main(): Promise<void> {
   // Settings the default flow reads as ${VARIABLES}.
   env.MANTIS_CAMERA_SOURCE ??= 'test';
   env.MANTIS_CAMERA_URL ??= '';
+  // The demo scene's figure is a coloured box that no object model calls a person: object detection
+  // would keep its alarm quiet, so it is off for the demo and on for a real camera unless set.
+  env.MANTIS_OBJECTS ??= env.MANTIS_CAMERA_SOURCE === 'test' ? 'off' : 'on';
   env.MANTIS_CLIPS_DIR ??= join(userDir, 'clips');
   let broker: EmbeddedBroker | undefined;
   if (!env.MANTIS_MQTT_HOST) {

@@ -145,6 +145,22 @@ describe('alarm-panel with Home Assistant', () => {
     await waitFor(async () => (await attrs(ev.entity_id)).clip === 'Front_door-1.mp4', 10_000, 'the clip name');
   });
 
+  test("object-detect's objects: a person occupancy sensor and a count per camera, as Frigate's integration has", async () => {
+    const person = (x: number) => ({ label: 'person', score: 0.87, box: { x, y: 0.2, w: 0.1, h: 0.4 } });
+    panel().receive({ topic: 'motion', payload: { ...motionEv('start', []), objects: [person(0.1), person(0.5)] } });
+    const sensor = await entity('binary_sensor', 'front_door_person');
+    assert.equal(sensor.entity_id, 'binary_sensor.mantis_test_front_door_person');
+    assert.equal(sensor.attributes.device_class, 'occupancy');
+    await stateOf(sensor.entity_id, 'on');
+    const count = await entity('sensor', 'front_door_person_count');
+    await stateOf(count.entity_id, '2');
+    panel().receive({ topic: 'motion', payload: { ...motionEv('update', []), objects: [person(0.6)] } });
+    await stateOf(count.entity_id, '1');
+    panel().receive({ topic: 'motion', payload: { ...motionEv('end', []), objects: [person(0.6)] } });
+    await stateOf(sensor.entity_id, 'off');
+    await stateOf(count.entity_id, '0');
+  });
+
   test('alarm attributes: who changed it, what set it off; device link to the editor and area', async () => {
     const alarm = await entity('alarm_control_panel');
     panel().receive({ payload: { command: 'arm', mode: 'away', code: CODE }, from: { user: '@bob:example.org', via: 'matrix' } });

@@ -38,6 +38,8 @@ export interface BridgeOptions {
   /** Seconds between idle pictures asked of each camera for HA's camera entity; 0 = none. */
   snapshotEvery?: number;
   configurationUrl?: string;
+  /** Object labels (object-detect's) with HA sensors per camera from the start; others are added when first seen. */
+  objectLabels?: readonly string[];
   /** The HA area of a camera (its device's suggested area), when set. */
   area?: (camera: string) => string | undefined;
   log?: Logger;
@@ -73,6 +75,9 @@ export class HaBridge extends EventEmitter {
   private readonly motionZones = new Map<string, string[]>();
   private readonly announcedLabels = new Map<string, Set<string>>();
   private readonly lastClip = new Map<string, string>();
+  private readonly labels = new Set<string>();
+  /** Per camera, how many objects of each label its current event shows (empty between events). */
+  private readonly objectCounts = new Map<string, Map<string, number>>();
   private idleTimer: NodeJS.Timeout | undefined;
   private attrTimer: NodeJS.Timeout | undefined;
   private readonly subscribed: string[] = [];
@@ -94,6 +99,7 @@ export class HaBridge extends EventEmitter {
     this.topics = topics(opts.baseTopic, this.availability.topic);
     this.log = opts.log ?? { info: () => {}, warn: () => {} };
     for (const c of opts.cameras ?? []) this.cameras.add(c);
+    for (const l of opts.objectLabels ?? []) this.labels.add(l);
   }
 
   get statusTopic(): string { return `${this.opts.prefix ?? 'homeassistant'}${STATUS_TOPIC_SUFFIX}`; }
@@ -175,12 +181,38 @@ export class HaBridge extends EventEmitter {
       this.fireEvent(camera, 'motion', {});
       this.emit('snapshot', camera, 'motion');
     }
+    this.objectSensors(camera, ev);
     const labels = objectLabels(ev.objects).filter((l) => !this.announcedLabels.get(camera)?.has(l));
     if (labels.length) {
       const seen = this.announcedLabels.get(camera) ?? new Set<string>();
       for (const l of labels) seen.add(l);
       this.announcedLabels.set(camera, seen);
       this.fireEvent(camera, 'object', { labels: [...seen] });
+    }
+  }
+
+  /** The object sensors of a camera: ON and the count while its event shows objects of the label, OFF and 0 at its end. */
+  private objectSensors(camera: string, ev: MotionEvent & { objects?: unknown }): void {
+    const counts = new Map<string, number>();
+    if (ev.event !== 'end') {
+      if (!Array.isArray(ev.objects)) return; // plain motion says nothing about objects
+      for (const o of ev.objects as Array<{ label?: unknown }>) {
+        if (typeof o?.label === 'string' && o.label) counts.set(o.label, (counts.get(o.label) ?? 0) + 1);
+      }
+    }
+    const fresh = [...counts.keys()].filter((l) => !this.labels.has(l));
+    for (const l of fresh) this.labels.add(l);
+    this.objectCounts.set(camera, counts);
+    if (fresh.length) { this.publishAll(); return; }
+    this.publishObjects(camera);
+  }
+
+  private publishObjects(camera: string): void {
+    const counts = this.objectCounts.get(camera);
+    for (const l of this.labels) {
+      const n = counts?.get(l) ?? 0;
+      this.pub(this.topics.objectOccupancy(camera, l), n > 0 ? 'ON' : 'OFF');
+      this.pub(this.topics.objectCount(camera, l), String(n));
     }
   }
 
@@ -262,6 +294,7 @@ export class HaBridge extends EventEmitter {
       cameras: [...this.cameras],
       modes: this.opts.modes ?? ARM_MODES,
       zones: this.alarm.snapshot.zones,
+      objectLabels: [...this.labels],
       configurationUrl: this.opts.configurationUrl,
       suggestedArea: this.suggestedArea(),
       hasCode: this.alarm.hasCode,
@@ -286,6 +319,7 @@ export class HaBridge extends EventEmitter {
       const img = this.images.get(cam);
       if (img) this.pub(this.topics.image(cam), img);
       this.publishHealth(cam);
+      this.publishObjects(cam);
     }
   }
 

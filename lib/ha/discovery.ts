@@ -27,6 +27,8 @@ export interface DiscoveryOptions {
   swVersion: string;
   /** Zone names seen per camera: one occupancy binary_sensor each. */
   zones?: Readonly<Record<string, readonly string[]>>;
+  /** Object labels (object-detect): per camera an occupancy binary_sensor and a count sensor each. */
+  objectLabels?: readonly string[];
   /** Where the device's "Visit" link in HA leads: the Node-RED editor. */
   configurationUrl?: string;
   /** The area HA offers for the device (from the camera's setting). */
@@ -67,6 +69,10 @@ export interface Topics {
   /** Not retained: one JSON message per event (HA's event entity). */
   cameraEvent(camera: string): string;
   zoneOccupancy(camera: string, zone: string): string;
+  /** ON while object-detect sees an object of that label (binary_sensor, occupancy). */
+  objectOccupancy(camera: string, label: string): string;
+  /** How many of that label it sees (sensor). */
+  objectCount(camera: string, label: string): string;
 }
 
 export function topics(baseTopic: string, availabilityTopic?: string): Topics {
@@ -84,6 +90,8 @@ export function topics(baseTopic: string, availabilityTopic?: string): Topics {
     alarmAttributes: `${baseTopic}/alarm/attributes`,
     cameraEvent: (c) => `${cam(c)}/event`,
     zoneOccupancy: (c, z) => `${cam(c)}/zone/${slug(z)}`,
+    objectOccupancy: (c, l) => `${cam(c)}/object/${slug(l)}`,
+    objectCount: (c, l) => `${cam(c)}/object/${slug(l)}/count`,
   };
 }
 
@@ -137,6 +145,22 @@ function cameraPictureAndEvents(o: DiscoveryOptions, t: Topics, cam: string): En
       platform: 'binary_sensor', objectId: `${s}_zone_${slug(z)}`, camera: cam, config: {
         name: `${title} ${displayName(z)} Occupancy`, unique_id: `${o.deviceId}_${s}_zone_${slug(z)}`,
         device_class: 'occupancy', state_topic: t.zoneOccupancy(cam, z), payload_on: 'ON', payload_off: 'OFF',
+      },
+    });
+  }
+  // As Frigate's integration has them: binary_sensor.<device>_<camera>_person and its count.
+  for (const l of o.objectLabels ?? []) {
+    const ls = slug(l);
+    list.push({
+      platform: 'binary_sensor', objectId: `${s}_${ls}`, camera: cam, config: {
+        name: `${title} ${displayName(l)}`, unique_id: `${o.deviceId}_${s}_${ls}`, device_class: 'occupancy',
+        state_topic: t.objectOccupancy(cam, l), payload_on: 'ON', payload_off: 'OFF',
+      },
+    });
+    list.push({
+      platform: 'sensor', objectId: `${s}_${ls}_count`, camera: cam, config: {
+        name: `${title} ${displayName(l)} Count`, unique_id: `${o.deviceId}_${s}_${ls}_count`, state_class: 'measurement',
+        state_topic: t.objectCount(cam, l), icon: 'mdi:counter',
       },
     });
   }

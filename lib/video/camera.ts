@@ -305,6 +305,14 @@ export class Camera extends EventEmitter {
     try { return this.mediaOrThrow().thumbnail(at); } catch (e) { return Promise.reject(e as Error); }
   }
 
+  /** One frame near `at` (wall-clock ms) as packed RGB, cropped and scaled by ffmpeg; see RingMedia.rgbFrame. */
+  rgbFrame(
+    at: number, crop: { x: number; y: number; w: number; h: number } | null, outW: number, outH: number,
+    track?: (pid: number, done: boolean) => void,
+  ): Promise<{ rgb: Buffer; t: number }> {
+    try { return this.mediaOrThrow().rgbFrame(at, crop, outW, outH, track); } catch (e) { return Promise.reject(e as Error); }
+  }
+
   /** The video between from and to (wall-clock ms) as a faststart MP4 at outPath; see RingMedia.clip. */
   clip(from: number, to: number, outPath: string, thumbnail?: number | Promise<Buffer>): Promise<Clip> {
     try { return this.mediaOrThrow().clip(from, to, outPath, thumbnail); } catch (e) { return Promise.reject(e as Error); }

@@ -111,6 +111,44 @@ export class RingMedia {
   }
 
   /**
+   * One full-resolution frame near `at` (wall-clock ms) as packed RGB, cropped to `crop` (pixels of
+   * the source; null = the whole frame) and scaled to outW x outH inside ffmpeg: a short job on
+   * the ring segment holding that moment, decoding from its keyframe to the frame and converting
+   * only that one. Waits for the segment to be finished (at most about two segments). `track` gets the job's PID too.
+   */
+  async rgbFrame(
+    at: number, crop: { x: number; y: number; w: number; h: number } | null, outW: number, outH: number,
+    track?: (pid: number, done: boolean) => void,
+  ): Promise<{ rgb: Buffer; t: number }> {
+    const ring = this.ring;
+    // The caller may kill its own jobs (object-detect's close) while the camera goes on.
+    const both = (pid: number, done: boolean): void => { this.track(pid, done); track?.(pid, done); };
+    const release = ring.hold(at - this.config.segmentSeconds * 1000);
+    try {
+      await ring.waitUntilCovered(at, this.config.segmentSeconds * 2000 + 3000);
+      const segs = ring.list.filter((s) => existsSync(s.path));
+      const seg = segs.find((s) => s.start <= at && s.end > at) ?? segs.at(-1);
+      if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.why()})`);
+      const filters = [...(crop ? [`crop=${crop.w}:${crop.h}:${crop.x}:${crop.y}`] : []), `scale=${outW}:${outH}:flags=bilinear`, 'format=rgb24'];
+      const grab = async (off: number): Promise<Buffer> => (await run(this.config.ffmpegPath, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-threads', '1', '-i', seg.path, '-an',
+        '-ss', off.toFixed(3), '-frames:v', '1', '-vf', filters.join(','), '-f', 'rawvideo', 'pipe:1',
+      ], 15_000, both)).stdout;
+      let off = Math.min(Math.max(0, (at - seg.start) / 1000), Math.max(0, seg.duration - 0.15));
+      let rgb = await grab(off);
+      if (rgb.length < outW * outH * 3 && off > 0) {
+        // A segment shorter than it said: its keyframe is there for sure.
+        off = 0;
+        rgb = await grab(off);
+      }
+      if (rgb.length < outW * outH * 3) throw new Error('ffmpeg produced no picture');
+      return { rgb: rgb.subarray(0, outW * outH * 3), t: seg.start + off * 1000 };
+    } finally {
+      release();
+    }
+  }
+
+  /**
    * The video between from and to (wall-clock ms), joined from the ring's
    * segments without re-encoding into a faststart MP4 at outPath. Segments
    * start on keyframes, so the clip starts up to one segment before `from`

@@ -14,6 +14,8 @@ import { brokerRefusal, isLoginRefusal } from '../../lib/ha/broker-refusal';
 import type { MotionEvent } from '../../lib/motion/event';
 import { isCameraHealth, isMotionEvent, parseCommand, who } from '../../lib/alarm/panel-input';
 import { catalogText } from '../../lib/common/catalog';
+import { describeObjects } from '../../lib/objects/stage';
+import type { SeenObject } from '../../lib/objects/types';
 
 interface AlarmPanelDef extends NodeDef {
   broker?: string;
@@ -21,6 +23,8 @@ interface AlarmPanelDef extends NodeDef {
   deviceName?: string;
   cameras?: string;
   snapshotEvery?: string | number;
+  objectLabels?: string;
+  objectsOnly?: boolean;
   codeArmRequired?: boolean;
   exitDelay?: string | number;
   entryDelay?: string | number;
@@ -256,6 +260,8 @@ export = function (RED: NodeAPI): void {
         discovery: config.discovery === 'device' ? 'device' : 'entity',
         swVersion: version,
         snapshotEvery: seconds(config.snapshotEvery, 10),
+        // A flow from before object-detect has no sensors for objects until one is seen.
+        objectLabels: list(config.objectLabels),
         configurationUrl: editorUrl(RED.settings as Parameters<typeof editorUrl>[0], node.id),
         area: cameraArea,
         log: { info: (m) => node.log(m), warn: (m) => node.warn(m) },
@@ -340,12 +346,17 @@ export = function (RED: NodeAPI): void {
           bridge?.motion(ev, camera);
           // object-detect's picture with the boxes drawn: it outranks the plain snapshot in HA.
           if (Buffer.isBuffer(msg.image)) bridge?.image(camera, msg.image, true);
+          const objects = (p as { objects?: unknown }).objects;
+          const seen: SeenObject[] = Array.isArray(objects) ? objects as SeenObject[] : [];
+          // Told so, plain motion (no object-detect verdict) is shown in HA but sets nothing off.
+          if (config.objectsOnly && !seen.length) return done();
           const out = alarm.motion(ev);
           if (out.alarm) {
             msg.alarm = { state: alarm.state, target: alarm.snapshot.target, camera };
             if (out.first) {
-              msg.text = alarm.state === 'triggered' ? `Motion at ${camera} — alarm triggered`
-                : `Motion at ${camera} — entry delay running, disarm now or the alarm goes off`;
+              const what = seen.length ? describeObjects(seen, camera) : `Motion at ${camera}`;
+              msg.text = alarm.state === 'triggered' ? `${what} — alarm triggered`
+                : `${what} — entry delay running, disarm now or the alarm goes off`;
             }
             send([null, msg, null]);
           }
