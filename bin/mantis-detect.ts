@@ -18,9 +18,11 @@ const USAGE = `usage: mantis-detect FILE [--config JSON|@file.json] [--fps N] [-
            stderr ({"look":<s>,"found":[...],"counted":[...],"ms"}). Settings as JSON, e.g.
            '{"labels":"person,car","minScore":0.5,"interval":700,"maxLooks":20,"zones":[...],"zoneLabels":{"door":["person"]}}'
   --fps    detection rate (default 5)      --width  detection width in px (default 320)
-  --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset"}
+  --trace  also print each frame's analysis to stderr: {"t","kind","changed","score","motion","offset","light","rows"}
+           (light: blobs dropped as a change of light; rows: rows given their own light gain, flicker)
   --debug  also write OUT.mp4: the clip as the detector saw it, with moved blocks (gray outlines), learned
-           repetitive motion (dimmed, dotted), blob boxes and zones (white), and a square top left (white = event)
+           repetitive motion (dimmed, dotted), blob boxes and zones (white), row light compensation (a bar from
+           the right edge per corrected row, longer = stronger), and a square top left (white = event)
   --config detector settings, e.g. '{"threshold":20,"minArea":0.005,"masks":[[[0,0],[0.3,0],[0.3,1],[0,1]]]}'
   defaults: ${JSON.stringify(DEFAULT_CONFIG)}`;
 
@@ -102,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
       onEvent: (e) => process.stdout.write(`${toLine(e)}\n`),
       onFrame: trace || debugOut
         ? (t, a, frame, detector) => {
-          if (trace) process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset, light: a.lightBlobs ?? 0 })}\n`);
+          if (trace) process.stderr.write(`${JSON.stringify({ t: sec(t), kind: a.kind, changed: +a.changed.toFixed(5), score: +a.score.toFixed(5), motion: a.motion, offset: a.offset, light: a.lightBlobs ?? 0, rows: a.lightRows ?? 0 })}\n`);
           if (debugOut) {
             debug ??= new DebugVideo(debugOut, frame.width, frame.height, fps ?? 5);
             debug.write(detector.debugFrame(frame));

@@ -152,7 +152,7 @@ async function eventsOf(path: string): Promise<Array<[string, number]>> {
   return events.filter((e) => e.event !== 'update').map((e) => [e.event, e.startedAt]);
 }
 
-for (const [what, entry] of [['shadow', 8], ['tree', 12]] as Array<[Phenomenon, number]>) {
+for (const [what, entry] of [['flicker', 12], ['shadow', 8], ['tree', 12]] as Array<[Phenomenon, number]>) {
   test(`${what}: nothing else moving is no event; a figure entering at ${entry} s is exactly one event within 1 s`, async () => {
     const alone = await makePhenomenon(dir, `${what}-alone`, what, 20);
     assert.deepEqual(await eventsOf(alone), [], `${what} alone raised events`);
@@ -181,15 +181,15 @@ test('CLI --debug writes the clip with the event state drawn: the square top lef
   assert.ok(await pixel(2) < 60, 'white square without an event');
 });
 
-test('10 minutes of mains flicker (rolling bands): no event longer than the cap, memory flat', async () => {
+test('10 minutes of mains flicker (rolling bands): no event at all, memory flat', async () => {
   // Small and decoded as fast as ffmpeg goes: the detector's state, not the picture size, is under test.
   const clip = await makePhenomenon(dir, 'flicker-10min', 'flicker', 600, undefined, '128x96');
   const heap: number[] = [];
   const { events, info } = await detectFile(clip, {}, { width: 128, onFrame: (t) => { if (t % 10_000 === 0) heap.push(process.memoryUsage().heapUsed); } });
   assert.ok(info.frames >= 2990, `${info.frames} frames`);
+  // Row light compensation takes the bands out: nothing moves, so no event (and none near the 60 s cap).
   const ends = events.filter((e) => e.event === 'end');
-  const summary = JSON.stringify(ends.map((e) => [e.startedAt, e.t - e.startedAt]));
-  for (const e of ends) assert.ok(e.t - e.startedAt <= 60_000, `an event of ${e.t - e.startedAt} ms: ${summary}`);
+  assert.deepEqual(ends.map((e) => [e.startedAt, e.t - e.startedAt]), [], 'events during the flicker (start, duration)');
   // Heap in the last minute against the first: the same within a few MB (no per-frame growth).
   const first = Math.max(...heap.slice(0, 6));
   const last = Math.max(...heap.slice(-6));

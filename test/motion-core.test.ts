@@ -327,3 +327,47 @@ test('per-zone sensitivity: a zone with a high minimum area ignores what another
   assert.deepEqual(strict, []);
   assert.throws(() => validateConfig({ zones: [{ name: 'a', points: [[0, 0], [1, 0], [1, 1]], threshold: 0 }] }), /zones\[0\] \(a\) threshold: 0 is out of range/);
 });
+
+test('row light compensation: rolling flicker bands are no event, a person entering during them is one event within 1 s; a shadow over half the picture is not a row gain', () => {
+  const base = scene(0, { noise: 0 });
+  const rand = rng(7);
+  // A 100 Hz lamp on a rolling shutter: three dark bands (up to 40 %) down the picture, at a new phase every
+  // frame (the lamp beats against the frame rate), plus sensor noise.
+  const frame = (i: number, figure: boolean): GrayFrame => {
+    const phase = rand();
+    const data = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) {
+      const s = Math.max(0, Math.sin(2 * Math.PI * (3 * y / H - phase)));
+      const light = 1 - 0.4 * s * s;
+      for (let x = 0; x < W; x++) {
+        let v = base.data[y * W + x];
+        if (figure && i >= 50 && x >= 4 * (i - 50) - 16 && x < 4 * (i - 50) && y >= 60 && y < 110) v = 30;
+        data[y * W + x] = Math.max(0, Math.min(255, Math.round(v * light + (rand() - 0.5) * 12)));
+      }
+    }
+    return { width: W, height: H, data, t: i * 200 };
+  };
+  const bands = Array.from({ length: 100 }, (_, i) => frame(i, false));
+  const off = feed(new MotionDetector({ rowLight: 1 }), bands);
+  assert.ok(off.some((e) => e.event === 'start'), 'the bands are no event even without row light compensation');
+  const det = new MotionDetector({});
+  const alone = feed(det, bands);
+  assert.deepEqual(alone.map((e) => [e.event, e.startedAt]), [], 'flicker bands alone raised events');
+  // The debug view marks the darkened rows with a white bar at the right edge.
+  const view = det.debugFrame(bands[99]);
+  const marked = Array.from({ length: H }, (_, y) => view[y * W + W - 1]).filter((v) => v === 255).length;
+  assert.ok(marked > H / 4, `${marked} rows marked as compensated`);
+  // A figure walking in from the left at 10 s (frame 50), 16x50 px at 20 px/s.
+  const events = feed(new MotionDetector({}), Array.from({ length: 100 }, (_, i) => frame(i, true)));
+  const starts = events.filter((e) => e.event === 'start');
+  const summary = JSON.stringify(events.filter((e) => e.event !== 'update').map((e) => [e.event, e.startedAt, e.t]));
+  assert.equal(starts.length, 1, summary);
+  assert.ok(starts[0].startedAt >= 10_000 && starts[0].startedAt <= 11_000, summary);
+  // A hard shadow over the left half of the picture (25 % darker) is two gains in every row: no row gain.
+  const shade = new MotionDetector({});
+  shade.push(scene(0));
+  const half = scene(200, { seed: 3 });
+  for (let y = 0; y < H; y++) for (let x = 0; x < W / 2; x++) half.data[y * W + x] = Math.round(half.data[y * W + x] * 0.75);
+  shade.push(half);
+  assert.ok(shade.blocks.rowGain.every((g) => g === 1), 'a half-picture shadow was taken for row light');
+});

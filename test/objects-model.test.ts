@@ -182,6 +182,8 @@ test('a burst of looks: stale ones dropped, none answered after it was due', asy
       free = l.settled;
     }
     for (const l of stale) assert.ok(l.settled - l.sent >= maxWaitMs - 1, 'not dropped before it was due');
+    // An idle detector takes a look at once, even one that may not wait at all.
+    assert.ok(Array.isArray(await a.detect({ ...img, data: img.data.slice() }, { maxWaitMs: 0 })));
   } finally {
     a.release();
     b.release();

@@ -14,6 +14,18 @@ const STILL_FRAMES = 8;
 export const BLOCK = 8;
 /** A block moved in a frame when at least this many of its pixels changed. */
 const BLOCK_MOVED_PIXELS = 3;
+/** Row light: histogram bins of the ratio frame / background, from 1 / rowLight to rowLight. */
+const RATIO_BINS = 64;
+/** Row light: background pixels darker than this give no usable ratio. */
+const RATIO_MIN_LEVEL = 16;
+/** Row light: about this many samples per row (every other pixel at most): a median needs no more. */
+const ROW_SAMPLES = 40;
+/** Row light: a row needs this many usable samples for a gain of its own. */
+const RATIO_MIN_SAMPLES = 8;
+/** Row light: a row whose unchanged pixels are on average lit within this share of the background is not lit differently. */
+const ROW_LIT = 0.02;
+/** Row light: the middle half of a row's ratios must lie within this share of its median (one gain, not two). */
+const ROW_SPREAD = 0.12;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -42,6 +54,8 @@ export interface FrameAnalysis {
   offset: number;
   /** Blobs dropped as a change of light (shadowCorrelation). */
   lightBlobs?: number;
+  /** Rows given a light gain of their own (row light compensation). */
+  lightRows?: number;
 }
 
 /** Per-block state for the debug view and the event logic; arrays are live (reused next frame). */
@@ -52,6 +66,8 @@ export interface BlockState {
   moved: Uint8Array;
   /** 1 where repetitive motion is learned (weighed down). */
   learned: Uint8Array;
+  /** Per working row: the light gain divided out by row light compensation (1 = none). */
+  rowGain: Float32Array;
 }
 
 export class FrameAnalyzer {
@@ -77,6 +93,9 @@ export class FrameAnalyzer {
   private zoneMap = new Uint32Array(0);
   private activeCount = 0;
   private rowCount = new Int32Array(0);
+  /** Row light compensation: each working row's gain against the tone-fitted background (1 = none). */
+  private rowGain = new Float32Array(0);
+  private readonly ratioHist = new Int32Array(RATIO_BINS);
   // Tone fit: a difference histogram per band of 16 background levels.
   private readonly hist = new Int32Array(16 * 511);
   private readonly bandSum = new Float64Array(16);
@@ -138,7 +157,7 @@ export class FrameAnalyzer {
   get watchedPixels(): number { return this.activeCount; }
 
   /** Blocks moved and learned, for the debug view and the event area. */
-  get blocks(): BlockState { return { cols: this.cols, rows: this.rows, moved: this.blockMoved, learned: this.blockLearned }; }
+  get blocks(): BlockState { return { cols: this.cols, rows: this.rows, moved: this.blockMoved, learned: this.blockLearned, rowGain: this.rowGain }; }
 
   /** Forget the background and the learned repetitive motion; the next frame becomes the background. */
   reset(): void {
@@ -182,6 +201,7 @@ export class FrameAnalyzer {
     this.bg = new Float32Array(n);
     this.raw = new Uint8Array(n);
     this.rowCount = new Int32Array(height);
+    this.rowGain = new Float32Array(height).fill(1);
     this.rowFirstRun = new Int32Array(height + 1);
     this.active = new Uint8Array(n);
     this.zoneMap = new Uint32Array(n);
@@ -242,20 +262,25 @@ export class FrameAnalyzer {
       this.previous.set(this.blurred);
       this.hasBackground = true;
       this.blockMoved.fill(0);
+      this.rowGain.fill(1);
       return { kind: 'first', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset: 0 };
     }
     this.toneFit();
+    // Light that differs from row to row (a quarter of the rows with a gain of their own) is flicker, which
+    // the row gains explain: not a global change, so a person in the picture is not learnt into the background.
+    const lightRows = this.rowLight();
+    const flicker = 4 * lightRows >= height;
     const offset = Math.round(this.maxShift);
     const changedPixels = this.threshold();
     const changed = changedPixels / this.activeCount;
-    if (this.maxShift > this.cfg.threshold || changed > this.cfg.globalChange) {
+    if ((this.maxShift > this.cfg.threshold && !flicker) || changed > this.cfg.globalChange) {
       // A light, a cloud, an exposure jump: not motion. Take the new look as the background at once.
       this.bg.set(this.blurred);
       this.blockMoved.fill(0);
-      return { kind: 'global', changed, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
+      return { kind: 'global', changed, score: 0, motion: false, boxes: [], zoneBits: 0, offset, lightRows };
     }
     this.learnBlocks(dt);
-    if (changedPixels === 0) return { kind: 'ok', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset };
+    if (changedPixels === 0) return { kind: 'ok', changed: 0, score: 0, motion: false, boxes: [], zoneBits: 0, offset, lightRows };
     this.components();
     const minBlob = Math.max(1, this.cfg.minBlob * this.activeCount);
     this.blobStats(minBlob);
@@ -285,7 +310,7 @@ export class FrameAnalyzer {
       const b = kept[k];
       boxes.push({ x: b.x0 / width, y: b.y0 / height, w: (b.x1 - b.x0 + 1) / width, h: (b.y1 - b.y0 + 1) / height });
     }
-    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset, lightBlobs };
+    return { kind: 'ok', changed, score, motion, boxes, zoneBits: zoneBits >>> 0, offset, lightBlobs, lightRows };
   }
 
   /**
@@ -640,6 +665,99 @@ export class FrameAnalyzer {
     this.maxShift = worst;
   }
 
+  /**
+   * Row light compensation. Mains flicker on a rolling shutter (a lamp beating against the frame
+   * rate) darkens whole rows at once, by a factor that drifts down the picture. Per row, the median
+   * of frame / expected background over about ROW_SAMPLES pixels is that factor, whatever a person
+   * covering a few columns does to the row. Rows that do not change, or change both ways, or whose
+   * unchanged pixels are lit as before, are left alone. It is used only where it is one gain: the middle half of the row's
+   * ratios within ROW_SPREAD of it, 3/4 of the samples within half the threshold of it, at most half
+   * as many changed as before (a shadow over part of a row, or an object filling it, is not one gain);
+   * and at most rowLight times darker or brighter. Returns the number of rows with a gain of their own.
+   */
+  private rowLight(): number {
+    const rowGain = this.rowGain;
+    rowGain.fill(1);
+    const max = this.cfg.rowLight;
+    if (max <= 1) return 0;
+    let rows = 0;
+    const w = this.width;
+    const h = this.height;
+    const gain = 1 + this.slope;
+    const shift = this.shift;
+    const { blurred: b, bg, active: act, thrMap, ratioHist: hist } = this;
+    const lo = 1 / max;
+    const scale = (RATIO_BINS - 1) / (max - lo);
+    const step = Math.max(2, Math.round(w / ROW_SAMPLES));
+    const all = this.activeCount === w * h;
+    for (let y = 0, row = 0; y < h; y++, row += w) {
+      const end = row + w;
+      const first = row + y % step;
+      // First: does the row change at all? (Most rows of a quiet scene do not: no more work for them.)
+      // A gain darkens (or brightens) every changed pixel of the row alike: both ways at once is not one gain.
+      // The unchanged samples tell whether the row as a whole is lit differently: a row with a person
+      // in it and no light change is skipped here, before the histogram.
+      let darker = 0;
+      let brighter = 0;
+      let quiet = 0;
+      let sumE = 0;
+      let sumEx = 0;
+      for (let i = first; i < end; i += step) {
+        if (!all && act[i] === 0) continue;
+        const ex = gain * bg[i] + shift;
+        const e = b[i] - ex;
+        const t = thrMap[i];
+        if (e > t) brighter++;
+        else if (e < -t) darker++;
+        else { quiet++; sumE += e; sumEx += ex; }
+      }
+      const before = darker + brighter;
+      if (before === 0 || 4 * Math.min(darker, brighter) > before) continue;
+      if (before < quiet && Math.abs(sumE) < ROW_LIT * sumEx) continue;
+      hist.fill(0);
+      let n = 0;
+      for (let i = first; i < end; i += step) {
+        const ex = gain * bg[i] + shift;
+        if (ex < RATIO_MIN_LEVEL || act[i] === 0) continue;
+        let k = ((b[i] / ex - lo) * scale) | 0;
+        if (k < 0) k = 0; else if (k >= RATIO_BINS) k = RATIO_BINS - 1;
+        hist[k]++;
+        n++;
+      }
+      if (n < RATIO_MIN_SAMPLES) continue;
+      // Quartiles and median of the ratio: one light gain is a narrow peak; a shadow over part of the
+      // row (two gains) or an object filling it (any ratio) is spread out.
+      let acc = 0;
+      let k = 0;
+      let q1 = -1;
+      let q2 = -1;
+      let below = 0;
+      for (; k < RATIO_BINS; k++) {
+        acc += hist[k];
+        if (q1 < 0 && 4 * acc >= n) q1 = k;
+        if (q2 < 0 && 2 * acc >= n) { q2 = k; below = acc - hist[k]; }
+        if (4 * acc >= 3 * n) break;
+      }
+      if (q2 <= 0 || q2 >= RATIO_BINS - 1) continue; // beyond rowLight either way: not a gain we allow
+      // The median inside its bin, by the share of the bin's samples below it.
+      const r = lo + (q2 + (n / 2 - below) / hist[q2]) / scale;
+      if ((k - q1) / scale > ROW_SPREAD * r) continue;
+      const gainR = r * gain;
+      const shiftR = r * shift;
+      let after = 0;
+      let loose = 0;
+      for (let i = first; i < end; i += step) {
+        if (act[i] === 0) continue;
+        const e = b[i] - gainR * bg[i] - shiftR;
+        const t = thrMap[i];
+        if (e > t || e < -t) after++;
+        if (2 * e > t || 2 * e < -t) loose++;
+      }
+      if (2 * after <= before && 4 * loose <= n) { rowGain[y] = r; rows++; }
+    }
+    return rows;
+  }
+
   /** raw = |blurred - expected| > threshold on watched pixels (expected from the tone fit); updates the background. */
   private threshold(): number {
     const w = this.width;
@@ -663,14 +781,19 @@ export class FrameAnalyzer {
     const rowCount = this.rowCount;
     let total = 0;
     const all = this.activeCount === w * h;
+    const rowGain = this.rowGain;
     for (let y = 0, row = 0; y < h; y++, row += w) {
       let count = 0;
       const end = row + w;
       const blockRow = (y >> 3) * cols;
+      // Expected pixel: the tone fit times the row's light gain.
+      const rg = rowGain[y];
+      const gainY = rg * gain;
+      const shiftY = rg * shift;
       for (let i = row; i < end; i++) {
         const v = b[i];
         const g = bg[i];
-        const e = v - gain * g - shift;
+        const e = v - gainY * g - shiftY;
         const t = thrMap[i];
         if ((e <= t && e >= -t) || (!all && act[i] === 0)) {
           raw[i] = 0;

@@ -43,6 +43,10 @@ export interface MotionConfig {
   /** Light-change rejection: a blob whose pixels correlate with the background at least this much is the
    *  same scene lit differently (a cloud shadow, a sun patch), not an object; 1 = off. */
   shadowCorrelation: number;
+  /** Row light compensation: before differencing, each row of the picture gets its own brightness gain against the
+   *  background (the median over the row), up to this factor darker or brighter, where it explains most of the row's
+   *  change: rolling bands of mains flicker go, a person (a few columns of a row) stays; 1 = off. */
+  rowLight: number;
   /** Event cap (ms): an event longer than this whose moving area stopped growing ends, and the background is relearnt; 0 = none. */
   maxEventDuration: number;
   /** Named areas; with zones, only motion inside them counts, and events name the zones hit. */
@@ -69,6 +73,7 @@ export const DEFAULT_CONFIG: Readonly<MotionConfig> = Object.freeze({
   repetitiveTime: 10_000,
   repetitiveGain: 3,
   shadowCorrelation: 0.85,
+  rowLight: 2,
   maxEventDuration: 60_000,
   zones: [],
   masks: [],
@@ -95,6 +100,7 @@ const RANGES: Record<NumberKey, Range> = {
   repetitiveTime: { min: 1000, max: 3_600_000, what: 'memory of repetitive motion in ms' },
   repetitiveGain: { min: 1, max: 10, what: 'threshold factor in learned blocks' },
   shadowCorrelation: { min: 0, max: 1, what: 'correlation with the background above which a blob is a light change; 1 = off' },
+  rowLight: { min: 1, max: 4, what: 'largest per-row light gain, as a factor either way (2: half to double); 1 = off' },
   maxEventDuration: { min: 0, max: 86_400_000, what: 'event cap in ms; 0 = none' },
 };
 

@@ -60,11 +60,12 @@ export class MotionDetector {
   /** Moved and learned blocks of the last frame (debug view). */
   get blocks(): BlockState { return this.analyzer.blocks; }
 
-  /** The frame with what the detector saw drawn over it (motion blocks, learned mask, boxes, zones, event state). */
+  /** The frame with what the detector saw drawn over it (motion blocks, learned mask, row light, boxes, zones, event state). */
   debugFrame(frame: GrayFrame): Uint8Array {
     return drawOverlay(frame, {
       blocks: this.analyzer.blocks,
       blockPx: BLOCK * this.analyzer.downscale,
+      rowPx: this.analyzer.downscale,
       boxes: this.last?.kind === 'ok' ? this.last.boxes : [],
       zones: this.config.zones,
       inMotion: this.active,

@@ -11,6 +11,8 @@ export interface OverlayState {
   blocks: BlockState;
   /** Size of one block in frame pixels (BLOCK × the detector's downscale). */
   blockPx: number;
+  /** Frame pixels per working pixel (the detector's downscale), for the rows of `blocks.rowGain`. */
+  rowPx: number;
   boxes: Box[];
   zones: Zone[];
   /** An event is going on. */
@@ -22,8 +24,10 @@ const BLACK = 0;
 
 /**
  * A copy of the frame with: learned blocks (repetitive motion) dimmed with a dot grid,
- * blocks that moved outlined in gray, blob boxes in white, zone outlines dashed, and a
- * square at the top left: white while an event goes on, black otherwise.
+ * blocks that moved outlined in gray, blob boxes in white, zone outlines dashed, row light
+ * compensation as a bar from the right edge per compensated row (its length: the gain's
+ * distance from 1, 10 % = a twentieth of the width; white = darkened row, gray = brightened),
+ * and a square at the top left: white while an event goes on, black otherwise.
  */
 export function drawOverlay(frame: GrayFrame, s: OverlayState): Uint8Array {
   const { width: w, height: h } = frame;
@@ -49,6 +53,13 @@ export function drawOverlay(frame: GrayFrame, s: OverlayState): Uint8Array {
       }
     }
     if (moved[b]) rect(x0, y0, Math.min(w, x0 + bp) - 1, Math.min(h, y0 + bp) - 1, 160);
+  }
+  const rowGain = s.blocks.rowGain;
+  for (let r = 0; r < rowGain.length; r++) {
+    const g = rowGain[r];
+    if (g === 1) continue;
+    const len = Math.min(w >> 2, Math.max(1, Math.round(Math.abs(1 - g) * w / 2)));
+    for (let y = r * s.rowPx; y < (r + 1) * s.rowPx; y++) for (let x = w - len; x < w; x++) put(x, y, g < 1 ? WHITE : 160);
   }
   for (const box of s.boxes) {
     rect(Math.round(box.x * w), Math.round(box.y * h), Math.round((box.x + box.w) * w) - 1, Math.round((box.y + box.h) * h) - 1, WHITE);

@@ -51,7 +51,8 @@ interface Look {
   img: RgbImage;
   minScore: number;
   maxWaitMs: number;
-  due: number;
+  /** performance.now() when detect() was called. */
+  sent: number;
   timer?: NodeJS.Timeout;
   settled: boolean;
   resolve: (d: Detection[]) => void;
@@ -117,7 +118,7 @@ class Runner {
     return new Promise<Detection[]>((resolve, reject) => {
       const look: Look = {
         id: this.nextId++, handle, img, minScore: opts.minScore ?? DEFAULT_MIN_SCORE, maxWaitMs,
-        due: performance.now() + maxWaitMs, settled: false, resolve, reject,
+        sent: performance.now(), settled: false, resolve, reject,
       };
       look.timer = setTimeout(() => this.expire(look), maxWaitMs);
       this.queue.push(look);
@@ -211,18 +212,20 @@ class Runner {
     while (this.queue.length > 0) {
       const look = this.queue.shift() as Look;
       clearTimeout(look.timer);
-      if (performance.now() > look.due) {
+      // Whole ms: a look sent to an idle worker at once has waited 0 ms, even with maxWaitMs 0.
+      if (Math.floor(performance.now() - look.sent) > look.maxWaitMs) {
         this.settle(look, stale(look));
         continue;
       }
+      if (!this.send(w, look)) continue;
       this.busy = look;
-      this.send(w, look);
       return;
     }
     this.idle();
   }
 
-  private send(w: Worker, look: Look): void {
+  /** Hands the look to the worker; false when it could not be posted (the look is rejected). */
+  private send(w: Worker, look: Look): boolean {
     const { data, width, height } = look.img;
     const bytes = width * height * 3;
     // Zero copy when the view is its buffer's only content; else copy the pixels into one that is.
@@ -231,9 +234,16 @@ class Runner {
     const msg: ToWorker = { type: 'detect', id: look.id, width, height, data: own ? data : data.slice(0, bytes), minScore: look.minScore };
     try {
       w.postMessage(msg, [msg.data.buffer as ArrayBuffer]);
+      return true;
     } catch {
       // A buffer Node does not let go of (e.g. from its pool): send a copy instead.
+    }
+    try {
       w.postMessage({ ...msg, data: data.slice(0, bytes) });
+      return true;
+    } catch (err) {
+      this.settle(look, new Error(`object detector: the look could not be sent (${(err as Error).message})`));
+      return false;
     }
   }
 
