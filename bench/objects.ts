@@ -3,14 +3,18 @@
 // process adds with the model loaded; worker start + model load; what object detection adds to
 // the installed package (the install measured with and without the model and runtime).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report } from './run';
 import { installedSize } from './install';
 import { acquireDetector, detectorInfo } from '../lib/objects/shared-detector';
 import type { RgbImage } from '../lib/objects/types';
-import { repoRoot } from '../test/helpers/paths';
+import { repoRoot, tempDir } from '../test/helpers/paths';
+import { startNodeRedProcess } from '../test/helpers/node-red-process';
+import { sleep } from '../test/helpers/processes';
+import { median as medianOf, status } from './nodered';
+
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const LOOKS = 21;
@@ -44,6 +48,70 @@ function childRss(inputSize: number): { addedMb: number; baseMb: number; startMs
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { input: img.data, encoding: 'utf8', timeout: 300_000 }).trim()) as
     { base: number; rss: number; startMs: number; loadMs: number };
   return { addedMb: round((out.rss - out.base) / 1e6), baseMb: round(out.base / 1e6), startMs: Math.round(out.startMs), loadMs: Math.round(out.loadMs) };
+}
+
+/**
+ * Node-RED 5 with the whole package installed and a bench-only node that, when its inject fires,
+ * acquires the shared detector and makes 3 looks: VmRSS (median of 10 s of samples) before and after.
+ */
+export async function nodeRedRss(inputSize: number): Promise<{ beforeMb: number; afterMb: number }> {
+  const userDir = tempDir('bench-objects-nodered');
+  const frameFile = join(userDir, 'vtest.rgb');
+  writeFileSync(frameFile, frame(5).data);
+  const done = join(userDir, 'looked');
+  mkdirSync(join(userDir, 'node_modules', '@mantis-alarm'), { recursive: true });
+  symlinkSync(repoRoot, join(userDir, 'node_modules', '@mantis-alarm', 'node-red-mantis'));
+  const bench = join(userDir, 'node_modules', 'mantis-bench-objects');
+  mkdirSync(bench);
+  writeFileSync(join(bench, 'package.json'), JSON.stringify({ name: 'mantis-bench-objects', version: '1.0.0', 'node-red': { nodes: { 'bench-objects': 'bench.js' } } }));
+  writeFileSync(join(bench, 'bench.html'), '<script type="text/javascript">RED.nodes.registerType("bench-objects",{category:"function",defaults:{},inputs:1,outputs:0});</script>');
+  writeFileSync(join(bench, 'bench.js'), `
+    const fs = require('fs');
+    const { acquireDetector } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'objects', 'shared-detector.js'))});
+    module.exports = (RED) => {
+      RED.nodes.registerType('bench-objects', function (config) {
+        RED.nodes.createNode(this, config);
+        let det;
+        this.on('input', (msg, send, done) => {
+          det ??= acquireDetector({ inputSize: ${inputSize} });
+          const data = fs.readFileSync(${JSON.stringify(frameFile)});
+          (async () => {
+            for (let i = 0; i < 3; i++) await det.detect({ data: new Uint8Array(data), width: 768, height: 576 }, { maxWaitMs: 600000 });
+            fs.writeFileSync(${JSON.stringify(done)}, 'ok');
+          })().then(() => done(), done);
+        });
+        this.on('close', () => det?.release());
+      });
+    };`);
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify([
+    { id: 'f1', type: 'tab', label: 'bench' },
+    { id: 'i1', type: 'inject', z: 'f1', once: false, wires: [['b1']] },
+    { id: 'b1', type: 'bench-objects', z: 'f1', wires: [] },
+  ]));
+  const { url, server } = await startNodeRedProcess(userDir, 'node-red');
+  const rss = async (): Promise<number> => {
+    const xs: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      xs.push(status(server.pid!)?.VmRSS ?? NaN);
+      await sleep(500);
+    }
+    return medianOf(xs) / 1024;
+  };
+  try {
+    await sleep(5000); // the start settles
+    const beforeMb = await rss();
+    const res = await fetch(`${url}/inject/i1`, { method: 'POST' });
+    if (!res.ok) throw new Error(`inject: ${res.status}`);
+    const until = Date.now() + 300_000;
+    while (!existsSync(done)) {
+      if (server.exited || Date.now() > until) throw new Error(`no looks in Node-RED:\n${server.output}`);
+      await sleep(200);
+    }
+    return { beforeMb: round(beforeMb), afterMb: round(await rss()) };
+  } finally {
+    await server.stop(10_000);
+    rmSync(userDir, { recursive: true, force: true });
+  }
 }
 
 export async function run(report: Report): Promise<void> {
@@ -86,6 +154,19 @@ export async function run(report: Report): Promise<void> {
       measure: 'RSS of a fresh Node process after acquiring the detector and 3 looks, minus before' });
     report({ name: `object_worker_start_load_ms_${size}`, value: r.startMs, unit: 'ms', worker_load_ms: r.loadMs,
       measure: 'acquireDetector() to ready(): worker thread start, runtime, model files, graph' });
+  }
+
+  // Node-RED's RSS moves by ±10 MB with its collector: three runs per size, interleaved.
+  const added: Record<number, number[]> = { 512: [], 320: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const size of [512, 320]) {
+      const r = await nodeRedRss(size);
+      added[size].push(round(r.afterMb - r.beforeMb));
+    }
+  }
+  for (const size of [512, 320]) {
+    report({ name: `object_model_added_rss_nodered_${size}`, value: median(added[size]), unit: 'MB', target: 80, runs: added[size],
+      measure: 'Node-RED 5, whole package installed: VmRSS (median of 10 s) after acquiring the detector and 3 looks, minus before; median of 3 runs' });
   }
 
   // The install both ways: the package as packed, and the same package without the model and runtime.
