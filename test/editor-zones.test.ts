@@ -24,8 +24,10 @@ const flow = [
     inputFormat: '', detectWidth: 320, detectFps: 5, codec: 'auto', segmentSeconds: 1, keepSeconds: 10, ffmpegPath: '',
   },
   { id: 'zonescamerain000', type: 'camera-in', z: TAB, name: '', camera: 'zonescamera00000', x: 140, y: 100, wires: [[DETECT], []] },
+  // Min duration 0: the figure is in the zone for ~1 s, and with 0.2 s (the frame interval at 5 fps) a gap of
+  // 210 ms between two frames restarts the candidate, so a crossing could go unreported under load.
   {
-    id: DETECT, type: 'motion-detect', z: TAB, name: 'porch motion', threshold: 25, minArea: 0.3, minDuration: 0.2, endDelay: 1,
+    id: DETECT, type: 'motion-detect', z: TAB, name: 'porch motion', threshold: 25, minArea: 0.3, minDuration: 0, endDelay: 1,
     updateInterval: 0, zones: '', masks: '', advanced: '', x: 360, y: 100, wires: [['zonesdebug000000'], []],
   },
   {
@@ -107,6 +109,11 @@ test('zones drawn on a snapshot in the editor: the deployed detector uses them; 
     const bad = await fetch(`${cli.url}/mantis/snapshot/0123456789abcdef`, { headers: auth });
     assert.equal(bad.status, 404);
     assert.match(((await bad.json()) as { error: string }).error, /no deployed motion-detect node 0123456789abcdef: deploy first/);
+    // A node that names its camera (camera-in here; object-detect's zones the same way) gets its picture;
+    // what the detector sees only a motion-detect has.
+    const byCamera = await fetch(`${cli.url}/mantis/snapshot/zonescamerain000`, { headers: auth });
+    assert.equal(byCamera.status, 200);
+    assert.equal(probe(Buffer.from(await byCamera.arrayBuffer())).codec, 'mjpeg');
     const notDetector = await fetch(`${cli.url}/mantis/motion/zonescamerain000`, { headers: auth });
     assert.equal(notDetector.status, 404);
     const idle = await fetch(`${cli.url}/mantis/motion/${IDLE}`, { headers: auth });
@@ -236,6 +243,9 @@ test('zones drawn on a snapshot in the editor: the deployed detector uses them; 
         throw new Error(`${e.message}; events seen: ${seen}; status: ${status}; log: ${cli.log().slice(-1500)}`);
       });
     assert.deepEqual(start.zones, ['door']);
+    // The redeployed node answers the dialog as the old one did.
+    const again = await fetch(`${cli.url}/mantis/motion/${DETECT}`, { headers: auth });
+    assert.equal(again.headers.get('content-type'), 'image/png');
   });
 
   assert.deepEqual(pageErrors, [], 'errors in the editor page');

@@ -57,4 +57,9 @@ test('upstreamCameras: a camera-in wired to the detector first, then cameras by 
   assert.deepEqual(upstreamCameras(flow, 'nobody', ['garden'], nameOf), ['camA'], 'frames through other nodes: by name');
   assert.deepEqual(upstreamCameras(flow, 'nobody', ['attic'], nameOf), []);
   assert.deepEqual(upstreamCameras([{ id: 'x', type: 'camera-in', wires: [['det']] }], 'det', [], nameOf), [], 'a camera-in without a camera');
+  // A node that names its camera (object-detect), or a camera itself: that one first.
+  const withObjects = [...flow, { id: 'obj', type: 'object-detect', camera: 'camA' }];
+  assert.deepEqual(upstreamCameras(withObjects, 'obj', ['porch'], nameOf), ['camA', 'camB']);
+  assert.deepEqual(upstreamCameras(flow, 'camB', [], nameOf), ['camB']);
+  assert.deepEqual(upstreamCameras(flow, 'camOff', [], nameOf), ['camOff'], 'the route finds no running camera behind it');
 });

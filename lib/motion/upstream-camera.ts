@@ -14,7 +14,8 @@ export interface FlowNodeConfig {
 }
 
 /**
- * mantis-camera config ids that may feed `detectorId`, best first: the cameras of camera-in
+ * mantis-camera config ids that may feed `detectorId`, best first: its own (a mantis-camera itself,
+ * or the `camera` of a node that names one: object-detect, camera-in), the cameras of camera-in
  * nodes wired straight to it, then the cameras whose name the frames carried (`topics`, newest
  * first; frames that went through other nodes on the way), as `nameOf` names a running camera.
  */
@@ -26,6 +27,9 @@ export function upstreamCameras(
 ): string[] {
   const out: string[] = [];
   const add = (id: string | undefined): void => { if (id && !out.includes(id)) out.push(id); };
+  const self = flow.find((n) => n.id === detectorId);
+  if (self?.type === 'mantis-camera') add(self.id);
+  else if (self && !self.d) add(self.camera);
   for (const n of flow) {
     if (n.type !== 'camera-in' || n.d) continue;
     if ((n.wires ?? []).some((port) => Array.isArray(port) && port.includes(detectorId))) add(n.camera);

@@ -202,6 +202,8 @@ export = function (RED: NodeAPI) {
     }
     return n.editorView;
   };
+  /** A node that names its camera but sees no frames of its own. */
+  const NO_FRAMES: Pick<EditorView, 'topics' | 'lastFrame'> = { topics: () => [], lastFrame: () => undefined };
   const camera = (req: Request): string | undefined => (typeof req.query.camera === 'string' && req.query.camera !== '' ? req.query.camera : undefined);
   const image = (res: Response, type: string, body: Buffer): void => {
     res.set('Cache-Control', 'no-store').type(type).send(body);
@@ -210,17 +212,24 @@ export = function (RED: NodeAPI) {
     res.status(503).json({ error: `no frame yet${why ? ` (${why})` : ''}` });
   };
 
-  /** The camera's own picture (colour, at most 640 wide); else the detector's gray frame. */
+  /**
+   * The camera's own picture (colour, at most 640 wide); else the detector's gray frame. For a
+   * motion-detect, or any node of the package that names its camera (object-detect's zones).
+   */
   const snapshot = async (req: Request, res: Response): Promise<void> => {
-    const view = detectorNode(req, res);
-    if (!view) return;
+    const id = String(req.params.id);
     const flow: FlowNodeConfig[] = [];
     RED.nodes.eachNode((n) => { flow.push(n as unknown as FlowNodeConfig); });
+    const own = flow.find((n) => n.id === id);
+    const namesCamera = own !== undefined && own.type !== 'motion-detect' && (own.type === 'mantis-camera' || !!own.camera)
+      && RED.nodes.getNode(id) !== null;
+    const view: Pick<EditorView, 'topics' | 'lastFrame'> | undefined = namesCamera ? NO_FRAMES : detectorNode(req, res);
+    if (!view) return;
     const sharedOf = (id: string) => (RED.nodes.getNode(id) as (Node & { shared?: SharedCamera }) | null)?.shared;
     const topics = camera(req) !== undefined ? [camera(req)!] : view.topics();
     let why: string | undefined;
-    for (const id of upstreamCameras(flow, String(req.params.id), topics, (c) => sharedOf(c)?.camera.config.name)) {
-      const cam = sharedOf(id)?.camera;
+    for (const c of upstreamCameras(flow, id, topics, (cid) => sharedOf(cid)?.camera.config.name)) {
+      const cam = sharedOf(c)?.camera;
       if (!cam) continue;
       try {
         image(res, 'image/jpeg', await cam.preview());
