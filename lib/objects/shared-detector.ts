@@ -92,17 +92,28 @@ class Runner {
     return this.loaded ?? Promise.reject(new Error('object detector did not start'));
   }
 
-  start(): void {
+  /** Starts the worker; an Error when no thread could be had (the next look tries again). */
+  start(): Error | undefined {
     this.isReady = false;
     this.loadMs = undefined;
     this.loaded = new Promise<void>((resolve, reject) => { this.loadedSettle = { resolve, reject }; });
     this.loaded.catch(() => { /* seen through ready() and the looks */ });
     const data: WorkerData = { modelDir: this.modelDir, inputSize: this.inputSize };
-    const w = new Worker(WORKER_FILE, { workerData: data, name: 'mantis-objects', resourceLimits: WORKER_LIMITS });
+    let w: Worker;
+    try {
+      w = new Worker(WORKER_FILE, { workerData: data, name: 'mantis-objects', resourceLimits: WORKER_LIMITS });
+    } catch (err) {
+      // No thread to be had (e.g. out of resources): this start fails like a crashed worker.
+      const failed = new Error(`object detector worker did not start: ${(err as Error).message}`);
+      this.loadedSettle?.reject(failed);
+      this.loadedSettle = undefined;
+      return failed;
+    }
     this.worker = w;
     w.on('message', (m: FromWorker) => this.onMessage(w, m));
     w.on('error', (err: Error) => this.onStopped(w, new Error(`object detector worker failed: ${err.message}`)));
     w.on('exit', (code: number) => this.onStopped(w, new Error(`object detector worker stopped (exit code ${code}); the next look starts a new one`)));
+    return undefined;
   }
 
   detect(handle: Handle, img: RgbImage, opts: { minScore?: number; maxWaitMs?: number } = {}): Promise<Detection[]> {
@@ -113,7 +124,8 @@ class Runner {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    if (!this.worker) this.start();
+    const failed = this.worker ? undefined : this.start();
+    if (failed) return Promise.reject(failed);
     const maxWaitMs = Math.max(0, opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
     return new Promise<Detection[]>((resolve, reject) => {
       const look: Look = {
