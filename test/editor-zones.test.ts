@@ -17,6 +17,7 @@ const shots = join(repoRoot, 'test-output');
 const TAB = 'zonestab00000000';
 const DETECT = 'zonesdetect00000';
 const IDLE = 'zonesidle0000000'; // deployed, never sent a frame
+const OBJECTS = 'zonesobjects0000';
 const flow = [
   { id: TAB, type: 'tab', label: 'Zones' },
   {
@@ -33,6 +34,11 @@ const flow = [
   {
     id: IDLE, type: 'motion-detect', z: TAB, name: 'idle', threshold: 25, minArea: 0.3, minDuration: 0.4, endDelay: 2,
     updateInterval: 1, zones: '', masks: '', advanced: '', x: 360, y: 200, wires: [[], []],
+  },
+  // Object detection off (no model needed): its zones are drawn on its camera's picture all the same.
+  {
+    id: OBJECTS, type: 'object-detect', z: TAB, name: 'porch objects', camera: 'zonescamera00000', enabled: 'off', labels: 'person',
+    minScore: 50, minBox: 0.05, maxBox: 90, zones: '', zoneLabels: '', interval: 0.7, maxLooks: 20, stationary: 30, x: 580, y: 200, wires: [[]],
   },
   {
     id: 'zonesdebug000000', type: 'debug', z: TAB, name: 'events', active: true, tosidebar: true, console: false, tostatus: false,
@@ -222,6 +228,28 @@ test('zones drawn on a snapshot in the editor: the deployed detector uses them; 
     await tray.waitFor({ state: 'detached', timeout: 10_000 });
   });
 
+  await t.test("object-detect's dialog draws its zones on its camera's picture (no masks, no motion view)", async () => {
+    await page.locator(`g.red-ui-flow-node-group[id="${OBJECTS}"] rect.red-ui-flow-node`).dblclick();
+    const tray = page.locator('.red-ui-tray').last();
+    await tray.locator('#mantis-md-draw').click({ timeout: 10_000 });
+    await page.locator('#mantis-md-canvas[data-picture="image/jpeg"]').waitFor({ timeout: 30_000 });
+    await page.locator('#mantis-md-canvas').scrollIntoViewIfNeeded();
+    assert.equal(await tray.locator('#mantis-md-add-mask').isVisible(), false);
+    assert.equal(await tray.locator('#mantis-md-motion').isVisible(), false);
+    await tray.locator('#mantis-md-add-zone').click();
+    await tray.locator('#mantis-md-name').fill('drive');
+    for (const [x, y] of [[0.1, 0.7], [0.5, 0.7], [0.3, 0.95]] as const) {
+      const p = await canvasPoint(page, x, y);
+      await page.mouse.click(p.x, p.y);
+    }
+    const zones = JSON.parse(await tray.locator('#node-input-zones').inputValue()) as Array<{ name: string; points: Array<[number, number]> }>;
+    assert.equal(zones[0].name, 'drive');
+    assert.equal(zones[0].points.length, 3);
+    assert.ok(Math.abs(zones[0].points[2][0] - 0.3) < 0.01 && Math.abs(zones[0].points[2][1] - 0.95) < 0.01, `corner: ${zones[0].points[2]}`);
+    await page.locator('#node-dialog-ok').click();
+    await tray.waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
   await t.test('deployed: the flow holds the polygon and the motion events name the zone', async () => {
     await page.locator('#red-ui-header-button-deploy').click();
     await waitFor(() => page.evaluate(() => !(window as unknown as EditorWindow).RED.nodes.dirty()), 15_000, 'the deploy to finish');
@@ -231,6 +259,8 @@ test('zones drawn on a snapshot in the editor: the deployed detector uses them; 
     const zones = JSON.parse(node?.zones ?? '') as Array<{ name: string; points: Array<[number, number]> }>;
     assert.equal(zones.length, 1);
     assert.equal(zones[0].name, 'door');
+    const objects = ((await (await fetch(`${cli.url}/flows`, { headers: auth })).json()) as FlowNode[]).find((n) => n.id === OBJECTS);
+    assert.equal((JSON.parse(objects?.zones ?? '[]') as Array<{ name: string }>)[0]?.name, 'drive', "object-detect's zone deployed");
     zones[0].points.forEach((p, i) => {
       assert.ok(Math.abs(p[0] - expected[i][0]) < 0.01 && Math.abs(p[1] - expected[i][1]) < 0.01, `deployed corner ${i}: ${p} vs ${expected[i]}`);
     });
