@@ -18,3 +18,6 @@ for (const dir of readdirSync('nodes')) {
 }
 const first = Object.values(JSON.parse(readFileSync('package.json', 'utf8'))['node-red'].nodes)[0];
 cpSync('icons', join(dirname(first), 'icons'), { recursive: true });
+// Import ▸ Examples lists the package's examples/ folder: the default flow is offered there too, a
+// copy of its one source, flows/default.json (the flow npm start writes into its user dir).
+cpSync(join('flows', 'default.json'), join('examples', 'default-flow.json'));

@@ -8,6 +8,7 @@ import { EmbeddedNodeRed } from '../lib/embedded/node-red';
 import { EmbeddedBroker } from '../lib/embedded/broker';
 import { editorLogin, isLoopback, mqttLogin } from '../lib/embedded/start-settings';
 import { serviceUnit } from '../lib/embedded/service-unit';
+import { startFlow } from '../lib/embedded/start-flow';
 
 const root = resolve(__dirname, '..', '..');
 const env = process.env;
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
       + 'and MANTIS_ADMIN_USER (default admin), or leave MANTIS_HOST unset (127.0.0.1)');
   }
 
-  // Settings the default flow reads as ${VARIABLES}.
+  // Settings the user's copy of the default flow reads as ${VARIABLES} (lib/embedded/start-flow.ts).
   env.MANTIS_CAMERA_SOURCE ??= 'test';
   env.MANTIS_CAMERA_URL ??= '';
   // The demo scene's figure is a coloured box that no object model calls a person: object detection
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     host,
     port,
     initialFlow: join(root, 'flows', 'default.json'),
+    prepareFlow: startFlow,
     resetFlow: env.MANTIS_RESET_FLOW === '1',
     editorLogin: login,
     credentials: mqtt?.credentials,

@@ -6,7 +6,7 @@ import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SOURCES = ['lib', 'nodes', 'bin', 'test', 'bench', 'icons', 'tsconfig.json', 'package.json', 'package-lock.json', '.ci', 'scripts'];
+const SOURCES = ['lib', 'nodes', 'bin', 'test', 'bench', 'icons', 'flows', 'tsconfig.json', 'package.json', 'package-lock.json', '.ci', 'scripts'];
 const STAMP = join('dist', '.built');
 
 /** Newest mtime (ms) under path; 0 when it is not there. */

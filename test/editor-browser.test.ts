@@ -4,7 +4,9 @@
 // Screenshots go to test-output/; MANTIS_UPDATE_DOCS=1 also refreshes docs/default-flow.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot, tempDir } from './helpers/paths';
@@ -18,9 +20,15 @@ const defaultFlowText = readFileSync(join(repoRoot, 'flows', 'default.json'), 'u
 const shots = join(repoRoot, 'test-output');
 
 interface EditorNode { id: string; type: string; name?: string; valid?: boolean; z?: string }
+/** A node as the editor draws it: centre and size. */
+interface DrawnNode { id: string; type: string; name?: string; z?: string; x: number; y: number; w: number; h: number; outputs: number }
 interface EditorWindow {
   RED: {
-    nodes: { eachNode(cb: (n: EditorNode) => void): void; eachConfig(cb: (n: EditorNode) => void): void; dirty(): boolean };
+    nodes: {
+      eachNode(cb: (n: EditorNode) => void): void; eachConfig(cb: (n: EditorNode) => void): void;
+      eachGroup(cb: (n: EditorNode) => void): void; dirty(): boolean;
+      eachLink(cb: (l: { source: DrawnNode; sourcePort: number; target: DrawnNode }) => void): void;
+    };
     sidebar: { show(id: string): void; help: { show(type: string): void } };
     actions: { invoke(name: string): void };
     workspaces: { active(): string };
@@ -33,8 +41,34 @@ function editorNodes(page: Page): Promise<EditorNode[]> {
     const { RED } = window as unknown as EditorWindow;
     RED.nodes.eachNode((n) => { out.push({ id: n.id, type: n.type, name: n.name, valid: n.valid, z: n.z }); });
     RED.nodes.eachConfig((n) => { out.push({ id: n.id, type: n.type, name: n.name, valid: n.valid }); });
+    RED.nodes.eachGroup((n) => { out.push({ id: n.id, type: n.type, name: n.name, z: n.z }); });
     return out;
   });
+}
+
+type Point = [number, number];
+/** Whether segments a-b and c-d cross (touching at an end, as wires into one port do, is no crossing). */
+function cross([a, b]: [Point, Point], [c, d]: [Point, Point]): boolean {
+  const side = (p: Point, q: Point, r: Point): number => Math.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]));
+  const same = (p: Point, q: Point): boolean => Math.abs(p[0] - q[0]) < 1 && Math.abs(p[1] - q[1]) < 1;
+  if (same(a, c) || same(a, d) || same(b, c) || same(b, d)) return false;
+  return side(a, b, c) * side(a, b, d) < 0 && side(c, d, a) * side(c, d, b) < 0;
+}
+
+/** The wires of one tab as straight lines from output port to input port, in the editor's own geometry. */
+async function wireLines(page: Page, z: string): Promise<{ name: string; line: [Point, Point] }[]> {
+  return page.evaluate((tab) => {
+    const out: { name: string; line: [Point, Point] }[] = [];
+    (window as unknown as EditorWindow).RED.nodes.eachLink((l) => {
+      const a = l.source;
+      const b = l.target;
+      if (a.z !== tab) return;
+      // Output ports are 13 px apart, centred on the node's right edge (Node-RED's view.js).
+      const from: Point = [a.x + a.w / 2, a.y + (l.sourcePort - (a.outputs - 1) / 2) * 13];
+      out.push({ name: `${a.name || a.type}[${l.sourcePort}] -> ${b.name || b.type}`, line: [from, [b.x - b.w / 2, b.y]] });
+    });
+    return out;
+  }, z);
 }
 
 test('the editor: palette, drag, edit dialog, help, import the default flow, deploy, motion in the debug sidebar', async (t) => {
@@ -123,6 +157,11 @@ test('the editor: palette, drag, edit dialog, help, import the default flow, dep
     }
     // As shipped, nothing in it is invalid: the chat accounts are empty on purpose.
     assert.deepEqual(nodes.filter((n) => n.valid === false).map((n) => `${n.type} ${n.name ?? n.id}`), [], 'nodes with a red triangle');
+    // Laid out to be read: no two wires cross (straight lines between the ports the editor drew).
+    const lines = await wireLines(page, want.find((n) => n.type === 'tab')!.id);
+    assert.ok(lines.length > 20, `${lines.length} wires`);
+    const crossings = lines.flatMap((a, i) => lines.slice(i + 1).filter((b) => cross(a.line, b.line)).map((b) => `${a.name} x ${b.name}`));
+    assert.deepEqual(crossings, [], 'crossing wires');
 
     // The empty "Flow 1" the editor starts with is not needed: open the Mantis tab, close the other.
     await page.locator('.red-ui-tab', { hasText: 'Flow 1' }).click();
@@ -151,12 +190,22 @@ test('the editor: palette, drag, edit dialog, help, import the default flow, dep
       assert.match(fill ?? '', /status-ring-grey|status-grey/, `${type} status is grey, not red: ${fill}`);
     }
     // The picture for the README: the whole flow, its statuses and the debug sidebar, no toasts.
+    // The flow is taller than wide: a narrower window wastes no canvas beside it.
+    await page.setViewportSize({ width: 1320, height: 900 });
     await page.evaluate(() => { const { RED } = window as unknown as EditorWindow; RED.actions.invoke('core:toggle-left-sidebar'); RED.actions.invoke('core:zoom-fit'); });
     await waitFor(async () => (await page.locator('.red-ui-notification:visible').count()) === 0, 20_000, 'notifications to fade');
     await page.screenshot({ path: join(shots, 'default-flow.png') });
     if (process.env.MANTIS_UPDATE_DOCS === '1') {
       mkdirSync(join(repoRoot, 'docs'), { recursive: true });
-      copyFileSync(join(shots, 'default-flow.png'), join(repoRoot, 'docs', 'default-flow.png'));
+      const docs = join(repoRoot, 'docs', 'default-flow.png');
+      // Small for the README: 256 colours (Pillow, from the Synapse venv .ci/run makes) where it is there, else as taken.
+      try {
+        execFileSync(join(homedir(), '.cache', 'mantis', 'venv-synapse', 'bin', 'python'), ['-c',
+          'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(sys.argv[2], optimize=True)',
+          join(shots, 'default-flow.png'), docs], { stdio: 'pipe' });
+      } catch {
+        copyFileSync(join(shots, 'default-flow.png'), docs);
+      }
     }
   });
 

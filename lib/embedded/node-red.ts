@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, lstatSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export interface EmbeddedNodeRedOptions {
@@ -9,6 +9,8 @@ export interface EmbeddedNodeRedOptions {
   port: number;
   /** Copied to the user dir as flows.json when it has none yet (or when resetFlow is set). */
   initialFlow?: string;
+  /** Applied to the initial flow on its way into the user dir (npm start's settings). */
+  prepareFlow?: (flow: FlowNode[]) => FlowNode[];
   resetFlow?: boolean;
   /** Module to load as Node-RED ('node-red' or an alias such as 'node-red-4'). */
   nodeRedModule?: string;
@@ -67,8 +69,9 @@ export class EmbeddedNodeRed {
     lockUserDir(o.userDir);
     const flowFile = join(o.userDir, 'flows.json');
     if (o.initialFlow && (o.resetFlow || !existsSync(flowFile))) {
-      copyFileSync(o.initialFlow, flowFile);
-      chmodSync(flowFile, 0o600); // a copy keeps the mode of the shipped file
+      const flow = JSON.parse(readFileSync(o.initialFlow, 'utf8')) as FlowNode[];
+      writeFileSync(flowFile, `${JSON.stringify(o.prepareFlow ? o.prepareFlow(flow) : flow, null, 2)}\n`, { mode: 0o600 });
+      chmodSync(flowFile, 0o600); // an existing file (resetFlow) keeps its mode on a write
     }
     linkPackage(o.userDir, o.linkPackage ?? PACKAGE_ROOT);
 
