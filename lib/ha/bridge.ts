@@ -144,7 +144,7 @@ export class HaBridge extends EventEmitter {
     clearInterval(this.idleTimer);
     clearTimeout(this.attrTimer);
     for (const t of this.subscribed.splice(0)) this.link.unsubscribe(t);
-    const bye = this.pub(this.availability.topic, this.availability.offline);
+    const bye = this.connected ? this.publishLogged(this.availability.topic, this.availability.offline, true) : undefined;
     this.connected = false;
     await bye;
   }
@@ -390,9 +390,12 @@ export class HaBridge extends EventEmitter {
     this.link.subscribe(topic, handler);
   }
 
-  private pub(topic: string, payload: string | Buffer, retain = true): Promise<void> {
-    if (!this.connected) return Promise.resolve();
-    // Every caller fires and forgets: a failed publish is logged here, never a rejection left unhandled.
+  /** Fire and forget: a failed publish is logged, never a rejection left unhandled. */
+  private pub(topic: string, payload: string | Buffer, retain = true): void {
+    if (this.connected) this.publishLogged(topic, payload, retain).catch(() => undefined); // logged inside
+  }
+
+  private publishLogged(topic: string, payload: string | Buffer, retain: boolean): Promise<void> {
     return this.link.publish(topic, payload, { qos: 1, retain })
       .catch((e: Error) => this.log.warn(`MQTT publish to ${topic} failed: ${e.message}`));
   }

@@ -181,6 +181,7 @@ export class Verifications {
     verifier.verify().then(() => {
       this.hooks.log('info', `verified ${req.otherUserId}`);
       this.hooks.verified(req.otherUserId);
-    }).catch((e: Error) => this.hooks.log('warn', `verification with ${req.otherUserId} ended: ${e.message}`)).finally(() => this.clear(req));
+    }).catch((e: Error) => this.hooks.log('warn', `verification with ${req.otherUserId} ended: ${e.message}`)).finally(() => this.clear(req))
+      .catch((e: Error) => this.hooks.log('error', `verification with ${req.otherUserId}: ${e.message}`));
   }
 }

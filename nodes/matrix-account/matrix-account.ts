@@ -115,7 +115,7 @@ export = function (RED: NodeAPI): void {
         bot.stop().catch((err: Error) => node.warn(`matrix: stopping after a failed start: ${err.message}`)).finally(() => {
           if (closing) return;
           retryTimer = setTimeout(begin, backoff.next());
-        });
+        }).catch((err: Error) => node.error(`matrix: ${err.message}`));
       }).catch((e: Error) => node.error(`matrix: ${e.message}`));
     };
     begin();
@@ -124,7 +124,8 @@ export = function (RED: NodeAPI): void {
       closing = true;
       clearTimeout(retryTimer);
       listeners.clear();
-      bot.stop().catch((e: Error) => node.warn(e.message)).finally(() => { release(); done(); });
+      bot.stop().catch((e: Error) => node.warn(e.message)).finally(() => { release(); done(); })
+        .catch((e: Error) => node.error(`matrix: closing: ${e.message}`));
     });
   }
 

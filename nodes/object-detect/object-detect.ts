@@ -177,7 +177,8 @@ export = function (RED: NodeAPI) {
       // Whatever fails while stopping, Node-RED gets its done().
       shared.release(node.id)
         .catch((e: Error) => node.warn(`object-detect: closing: ${e.message}`))
-        .finally(done);
+        .finally(done)
+        .catch((e: Error) => node.error(`object-detect: closing: ${e.message}`));
     });
   }
   RED.nodes.registerType('object-detect', ObjectDetect);

@@ -105,7 +105,8 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       listeners.clear();
-      account.stop().catch((e: Error) => node.warn(e.message)).finally(() => { release(); done(); });
+      account.stop().catch((e: Error) => node.warn(e.message)).finally(() => { release(); done(); })
+        .catch((e: Error) => node.error(`xmpp: closing: ${e.message}`));
     });
   }
 
