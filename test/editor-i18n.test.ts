@@ -16,6 +16,7 @@ interface Catalog { label: Record<string, string>; hint: Record<string, string>;
 const catalog = (lang: string): Catalog => (JSON.parse(readFileSync(join(repoRoot, 'nodes', 'motion-detect', 'locales', lang, 'motion-detect.json'), 'utf8')) as Record<string, Catalog>)['motion-detect']!;
 const example = JSON.parse(readFileSync(join(repoRoot, 'examples', 'motion-detect.json'), 'utf8')) as { id: string; type: string }[];
 const detectId = example.find((n) => n.type === 'motion-detect')!.id;
+const cameraInId = example.find((n) => n.type === 'camera-in')!.id;
 const shots = join(repoRoot, 'test-output');
 
 /** A catalog text as a pattern: its __placeholders__ match anything. */
@@ -92,6 +93,10 @@ test('the editor in German and English: labels from the catalog, the help with i
         return german.some((p) => p.test(text)) ? text : undefined;
       }, 30_000, 'a German status from the runtime catalog');
       assert.doesNotMatch(seen, pattern(en.status.watching), 'not the English one');
+      // The camera's status too, from mantis-camera's catalog (camera-in shows it).
+      const cameraDe = (JSON.parse(readFileSync(join(repoRoot, 'nodes', 'mantis-camera', 'locales', 'de', 'mantis-camera.json'), 'utf8')) as Record<string, Catalog>)['mantis-camera']!.status;
+      const camStatus = page.locator(`g.red-ui-flow-node-group[id="${cameraInId}"] .red-ui-flow-node-status-label`);
+      await waitFor(async () => pattern(cameraDe.watching!).test((await camStatus.textContent()) ?? ''), 30_000, `camera-in to say "${cameraDe.watching}"`);
       await page.screenshot({ path: join(shots, `editor-help-${locale}.png`) });
       assert.deepEqual(pageErrors, [], 'errors in the editor page');
       await context.close();

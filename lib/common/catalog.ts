@@ -4,6 +4,7 @@
 // beside the node is the fallback, so a status never reads "motion-detect.status.watching".
 // Plain data: no Node-RED import, the translate function is passed in.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export type CatalogVars = Record<string, string | number>;
 export type Translate = (key: string, vars?: CatalogVars) => string;
@@ -37,4 +38,22 @@ export function catalogText(translate: ((key: string, vars?: CatalogVars) => unk
     const en = lookup(english, key);
     return en === undefined ? key : interpolate(en, vars);
   };
+}
+
+/**
+ * Texts from another node's catalog of this package (the camera statuses live in mantis-camera's,
+ * shown by camera-in and record-clip): its Node-RED namespace is "<package name>/<node>".
+ * nodeDir is the calling node's folder (dist/nodes/<node>).
+ */
+export function siblingCatalog(translate: ((key: string, vars?: CatalogVars) => unknown) | undefined, nodeDir: string, node: string): Translate {
+  let ns = node;
+  try {
+    ns = `${(JSON.parse(readFileSync(join(nodeDir, '..', '..', '..', 'package.json'), 'utf8')) as { name: string }).name}/${node}`;
+  } catch { /* the English fallback still answers */ }
+  const inNamespace = (key: string, vars?: CatalogVars): unknown => {
+    const t = translate?.(`${ns}:${key}`, vars);
+    // Not found: i18next answers with the key (with or without its namespace).
+    return typeof t === 'string' && (t === `${ns}:${key}` || t.endsWith(`:${key}`)) ? key : t;
+  };
+  return catalogText(inNamespace, join(nodeDir, '..', node, 'locales', 'en-US', `${node}.json`));
 }

@@ -15,7 +15,9 @@ import { encodeFor, mustLookAtCodec } from './source';
 
 export type { Clip, Snapshot };
 export type CameraState = 'stopped' | 'starting' | 'watching' | 'reconnecting' | 'error';
-export interface CameraStatus { state: CameraState; text: string }
+/** A status text's entry in the camera's message catalog (mantis-camera.status.<key>), for nodes that show it translated. */
+export interface CameraStatusMessage { key: string; vars?: Record<string, string | number> }
+export interface CameraStatus { state: CameraState; text: string; message?: CameraStatusMessage }
 /** A line for the log: written on a change of state, not on every retry. */
 export interface CameraLog { level: 'info' | 'warn' | 'error'; text: string }
 
@@ -107,17 +109,17 @@ export class Camera extends EventEmitter {
     if (!this.stopped) return;
     this.stopped = false;
     if (this.badSetting) {
-      this.report('error', `bad setting: ${this.badSetting}`, 'error');
+      this.report('error', `bad setting: ${this.badSetting}`, 'error', undefined, undefined, { key: 'badSetting', vars: { error: this.badSetting } });
       return;
     }
     if (this.config.source === 'file' && !existsSync(this.config.input)) {
-      this.report('error', `file not found: ${this.config.input}`, 'error');
+      this.report('error', `file not found: ${this.config.input}`, 'error', undefined, undefined, { key: 'fileNotFound', vars: { file: this.config.input } });
       return;
     }
     this.abort = new AbortController();
     const ring = this.ring = openRing(this.config);
     this.media = new RingMedia(ring, this.config, () => this, () => this.status.text, this.track);
-    this.setStatus('starting', `starting ${this.config.source}`);
+    this.setStatus('starting', `starting ${this.config.source}`, { key: 'starting', vars: { source: this.config.source } });
     if (this.config.record) this.startRecordStream(ring);
     this.spawnRun();
   }
@@ -129,7 +131,7 @@ export class Camera extends EventEmitter {
       this.sourceCodec = info.codec;
     });
     rec.on('segment', (seg: Segment) => this.emit('segment', seg));
-    rec.on('state', () => { if (this.status.state === 'watching') this.setStatus('watching', this.watchingText()); });
+    rec.on('state', () => { if (this.status.state === 'watching') this.setStatus('watching', this.watchingText(), this.watchingMessage()); });
     rec.on('log', (l: CameraLog) => this.emit('log', l));
     rec.start();
   }
@@ -160,18 +162,18 @@ export class Camera extends EventEmitter {
       ring.wakeAll();
       rmSync(ring.dir, { recursive: true, force: true });
     }
-    if (this.stopped) this.setStatus('stopped', 'stopped');
+    if (this.stopped) this.setStatus('stopped', 'stopped', { key: 'stopped' });
   }
 
-  private setStatus(state: CameraState, text: string): void {
+  private setStatus(state: CameraState, text: string, message?: CameraStatusMessage): void {
     if (this.status.state === state && this.status.text === text) return;
-    this.status = { state, text };
+    this.status = message ? { state, text, message } : { state, text };
     this.emit('status', this.status);
   }
 
   /** A status that the log hears about too, once per change (StateLog), not once per attempt. */
-  private report(state: CameraState, text: string, level: CameraLog['level'], key = `${state}:${text}`, line = text): void {
-    this.setStatus(state, text);
+  private report(state: CameraState, text: string, level: CameraLog['level'], key = `${state}:${text}`, line = text, message?: CameraStatusMessage): void {
+    this.setStatus(state, text, message);
     const logged = this.stateLog.note(key, line);
     if (logged) this.emit('log', { level, text: logged } satisfies CameraLog);
   }
@@ -217,9 +219,15 @@ export class Camera extends EventEmitter {
       const text = this.watchingText();
       const again = this.awaySince ? ` again after ${duration(Date.now() - this.awaySince)} away` : '';
       this.awaySince = 0;
-      this.report('watching', text, 'info', 'watching', `${text}${again}`);
+      this.report('watching', text, 'info', 'watching', `${text}${again}`, this.watchingMessage());
     }
     this.emit('frame', f);
+  }
+
+  /** The catalog entry of the common watching statuses (one stream, hardware as set); the others stay in words. */
+  private watchingMessage(): CameraStatusMessage | undefined {
+    if (this.recordStream || this.softwareDecode) return undefined;
+    return { key: this.run?.encode ? 'watchingEncode' : 'watching', vars: { size: `${this.width}x${this.height}` } };
   }
 
   /** The watching status: what is decoded, what the ring records, and anything short of the settings. */
@@ -254,7 +262,7 @@ export class Camera extends EventEmitter {
       // Not a camera fault: the same stream is decoded in software at once.
       this.softwareDecode = true;
       this.emit('log', { level: 'warn', text: `hardware decoding (hwaccel ${this.config.hwaccel}) failed: ${hwLine}; decoding in software` } satisfies CameraLog);
-      this.setStatus('starting', `hwaccel ${this.config.hwaccel} not available: decoding in software`);
+      this.setStatus('starting', `hwaccel ${this.config.hwaccel} not available: decoding in software`, { key: 'hwFallback', vars: { hwaccel: this.config.hwaccel } });
       this.spawnRun();
       return;
     }
@@ -267,7 +275,7 @@ export class Camera extends EventEmitter {
         `${end.reason}; retrying with a back-off of up to ${duration(this.config.maxBackoffMs)}`);
     } else {
       this.report('reconnecting', `camera away since ${since}: ${end.reason}`, 'warn', `away:${end.reason}`,
-        `camera away: ${end.reason}; watching again as soon as it answers`);
+        `camera away: ${end.reason}; watching again as soon as it answers`, { key: 'away', vars: { since, reason: end.reason } });
     }
     const signal = this.abort!.signal;
     this.reconnect.wait(run.startedAt, signal).then(() => this.spawnRun(), (e: Error) => {

@@ -28,9 +28,14 @@ export class SharedCamera {
 
 export interface StatusBadge { fill: 'red' | 'green' | 'yellow' | 'blue' | 'grey'; shape: 'dot' | 'ring'; text: string }
 
-/** How a camera state looks in a Node-RED node status (plain data, no Node-RED import). */
-export function cameraBadge(s: CameraStatus): StatusBadge {
-  const text = s.text.length > 60 ? `${s.text.slice(0, 57)}...` : s.text;
+/**
+ * How a camera state looks in a Node-RED node status (plain data, no Node-RED import). With a
+ * translate function, a status that has a catalog entry (mantis-camera.status.<key>) reads in the
+ * runtime's language; the others (ffmpeg's own words) as they are.
+ */
+export function cameraBadge(s: CameraStatus, translate?: (key: string, vars?: Record<string, string | number>) => string): StatusBadge {
+  const full = s.message && translate ? translate(`mantis-camera.status.${s.message.key}`, s.message.vars) : s.text;
+  const text = full.length > 60 ? `${full.slice(0, 57)}...` : full;
   switch (s.state) {
     case 'watching': return { fill: 'green', shape: 'dot', text };
     case 'starting': return { fill: 'yellow', shape: 'ring', text };

@@ -4,7 +4,7 @@ import type { GrayFrame } from '../../lib/video/frame';
 import { cameraBadge } from '../../lib/video/shared-camera';
 import type { SharedCamera } from '../../lib/video/shared-camera';
 import { join } from 'node:path';
-import { catalogText } from '../../lib/common/catalog';
+import { catalogText, siblingCatalog } from '../../lib/common/catalog';
 
 interface CameraInDef extends NodeDef { camera: string }
 
@@ -19,6 +19,7 @@ function wantsSnapshot(msg: NodeMessageInFlow): boolean {
 export = function (RED: NodeAPI) {
   // Status texts in the runtime's language (locales/<lang>/camera-in.json).
   const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'camera-in.json'));
+  const cameraText = siblingCatalog(RED._, __dirname, 'mantis-camera');
   function CameraIn(this: Node, def: CameraInDef) {
     RED.nodes.createNode(this, def);
     const cfg = RED.nodes.getNode(def.camera) as (Node & { shared?: SharedCamera }) | null;
@@ -30,7 +31,7 @@ export = function (RED: NodeAPI) {
     const shared = cfg.shared;
     const camera = shared.acquire(this.id);
     const name = camera.config.name;
-    const onStatus = (s: CameraStatus) => this.status(cameraBadge(s));
+    const onStatus = (s: CameraStatus) => this.status(cameraBadge(s, cameraText));
     const onFrame = (f: GrayFrame) => this.send([{ topic: name, payload: f }, null]);
     camera.on('status', onStatus);
     camera.on('frame', onFrame);

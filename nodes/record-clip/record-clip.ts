@@ -8,7 +8,7 @@ import { isMotionEvent, recordSeconds } from '../../lib/video/record-input';
 import { ClipFailure } from '../../lib/video/clip-failure';
 import { cameraBadge } from '../../lib/video/shared-camera';
 import type { SharedCamera } from '../../lib/video/shared-camera';
-import { catalogText } from '../../lib/common/catalog';
+import { catalogText, siblingCatalog } from '../../lib/common/catalog';
 
 interface RecordClipDef extends NodeDef {
   camera: string;
@@ -33,6 +33,7 @@ function num(v: string | number | undefined, dflt: number): number {
 export = function (RED: NodeAPI) {
   // Status texts in the runtime's language (locales/<lang>/record-clip.json).
   const _ = catalogText(RED._, join(__dirname, 'locales', 'en-US', 'record-clip.json'));
+  const cameraText = siblingCatalog(RED._, __dirname, 'mantis-camera');
   function RecordClip(this: Node, def: RecordClipDef) {
     RED.nodes.createNode(this, def);
     const cfg = RED.nodes.getNode(def.camera) as (Node & { shared?: SharedCamera }) | null;
@@ -63,7 +64,7 @@ export = function (RED: NodeAPI) {
     const idle = (s: CameraStatus) => {
       if (recorder.active > 0 || recorder.waitingCommands > 0) return;
       if (s.state === 'watching') this.status({ fill: 'green', shape: 'dot', text: lastClip || _('record-clip.status.ready') });
-      else this.status(cameraBadge(s));
+      else this.status(cameraBadge(s, cameraText));
     };
     camera.on('status', idle);
     idle(camera.status);
