@@ -33,9 +33,10 @@ export function labelColour(label: string): [number, number, number] {
 
 /**
  * Draws each object's box (a frame of `thick` pixels) and, above it (inside when at the top
- * edge), its label and score on a filled strip of the box's colour. Works in place.
+ * edge), its label and score on a filled strip of the box's colour. Works in place, on packed RGB
+ * or (channels 4) on RGBA, where what is drawn becomes opaque: an overlay for ffmpeg.
  */
-export function drawObjects(img: RgbImage, objects: readonly SeenObject[]): void {
+export function drawObjects(img: RgbImage, objects: readonly SeenObject[], channels: 3 | 4 = 3): void {
   const { width: w, height: h, data } = img;
   const thick = Math.max(2, Math.round(Math.min(w, h) / 240));
   const scale = Math.max(1, Math.round(Math.min(w, h) / 240));
@@ -43,8 +44,9 @@ export function drawObjects(img: RgbImage, objects: readonly SeenObject[]): void
     const xa = Math.max(0, x0), ya = Math.max(0, y0), xb = Math.min(w, x1), yb = Math.min(h, y1);
     for (let y = ya; y < yb; y++) {
       for (let x = xa; x < xb; x++) {
-        const i = (y * w + x) * 3;
+        const i = (y * w + x) * channels;
         data[i] = c[0]; data[i + 1] = c[1]; data[i + 2] = c[2];
+        if (channels === 4) data[i + 3] = 255;
       }
     }
   };

@@ -57,6 +57,7 @@ export interface RgbCamera {
   readonly height: number;
   readonly config: { ffmpegPath: string };
   rgbFrame(at: number, crop: PixelBox | null, outW: number, outH: number, track?: Track): Promise<{ rgb: Buffer; t: number }>;
+  overlayJpeg(at: number, overlay: Uint8Array, track?: Track): Promise<Buffer>;
 }
 
 /**
@@ -81,10 +82,11 @@ export class CameraFrames implements FrameSource {
   }
 
   async annotate(_camera: string, t: number, objects: SeenObject[]): Promise<Buffer> {
+    // The boxes on a transparent picture, laid over the frame by the one ffmpeg job that decodes and encodes it.
     const { width, height } = this.camera;
-    const { rgb } = await this.camera.rgbFrame(t, null, width, height, this.track);
-    drawObjects({ data: rgb, width, height }, objects);
-    return encodeJpeg(this.camera.config.ffmpegPath, rgb, width, height, this.track);
+    const overlay = new Uint8Array(width * height * 4);
+    drawObjects({ data: overlay, width, height }, objects, 4);
+    return this.camera.overlayJpeg(t, overlay, this.track);
   }
 
   /** Kills its ffmpeg jobs still running (the node's close), also while the camera goes on for others. */

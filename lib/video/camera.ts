@@ -321,6 +321,11 @@ export class Camera extends EventEmitter {
     try { return this.mediaOrThrow().rgbFrame(at, crop, outW, outH, track); } catch (e) { return Promise.reject(e as Error); }
   }
 
+  /** A full-resolution JPEG of the frame near `at` with an RGBA overlay laid over it; see RingMedia.overlayJpeg. */
+  overlayJpeg(at: number, overlay: Uint8Array, track?: (pid: number, done: boolean) => void): Promise<Buffer> {
+    try { return this.mediaOrThrow().overlayJpeg(at, overlay, track); } catch (e) { return Promise.reject(e as Error); }
+  }
+
   /** The video between from and to (wall-clock ms) as a faststart MP4 at outPath; see RingMedia.clip. */
   clip(from: number, to: number, outPath: string, thumbnail?: number | Promise<Buffer>): Promise<Clip> {
     try { return this.mediaOrThrow().clip(from, to, outPath, thumbnail); } catch (e) { return Promise.reject(e as Error); }

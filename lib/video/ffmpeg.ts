@@ -30,6 +30,32 @@ export function run(cmd: string, args: string[], timeoutMs = 30_000, track?: (pi
   });
 }
 
+/** run() with `input` written to the job's stdin (e.g. raw pictures for ffmpeg's pipe:0). */
+export function runWithInput(cmd: string, args: string[], input: Uint8Array, timeoutMs = 30_000, track?: (pid: number, done: boolean) => void): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-8000); });
+    child.stdin.on('error', () => undefined); // the job ended before reading it all: its exit says why
+    if (child.pid) track?.(child.pid, false);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (child.pid) track?.(child.pid, true);
+      reject(e.code === 'ENOENT' ? new Error(`${cmd} not found (is ffmpeg installed?)`) : e);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (child.pid) track?.(child.pid, true);
+      if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
+      else reject(new Error(`${cmd} failed (${signal ?? `exit ${code}`}): ${lastLine(err) || 'no message'}`));
+    });
+    child.stdin.end(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+  });
+}
+
 export function lastLine(text: string): string {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !/^\[segment @|Opening '/.test(l));
   return lines.at(-1) ?? '';

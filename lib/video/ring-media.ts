@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CameraConfig } from './camera-settings';
-import { run } from './ffmpeg';
+import { run, runWithInput } from './ffmpeg';
 import type { SegmentRing } from './segments';
 
 export interface Snapshot {
@@ -120,6 +120,37 @@ export class RingMedia {
     at: number, crop: { x: number; y: number; w: number; h: number } | null, outW: number, outH: number,
     track?: (pid: number, done: boolean) => void,
   ): Promise<{ rgb: Buffer; t: number }> {
+    const filters = [...(crop ? [`crop=${crop.w}:${crop.h}:${crop.x}:${crop.y}`] : []), `scale=${outW}:${outH}:flags=bilinear`, 'format=rgb24'];
+    const { out, t } = await this.frameJob(at, track, outW * outH * 3, (path, off) => [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-threads', '1', '-i', path, '-an',
+      '-ss', off.toFixed(3), '-frames:v', '1', '-vf', filters.join(','), '-f', 'rawvideo', 'pipe:1',
+    ]);
+    return { rgb: out.subarray(0, outW * outH * 3), t };
+  }
+
+  /**
+   * A full-resolution JPEG of the frame near `at` with `overlay` (packed RGBA of the source's size,
+   * transparent where nothing is drawn) laid over it: one ffmpeg job decodes, overlays and encodes.
+   */
+  async overlayJpeg(at: number, overlay: Uint8Array, track?: (pid: number, done: boolean) => void): Promise<Buffer> {
+    const { width, height } = this.size();
+    const { out } = await this.frameJob(at, track, 1, (path, off) => [
+      '-hide_banner', '-loglevel', 'error', ...NO_PROBE, '-threads', '1', '-i', path,
+      '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${width}x${height}`, '-i', 'pipe:0', '-an',
+      '-filter_complex', '[0:v][1:v]overlay=eof_action=repeat:format=auto', '-ss', off.toFixed(3), '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1',
+    ], overlay);
+    return out;
+  }
+
+  /**
+   * Runs one job on the ring segment holding `at` (waiting for it to be finished, at most about two
+   * segments), `args` given the segment and the offset into it; falls back to the segment's opening
+   * keyframe when the offset yields less than `want` bytes. `track` gets the job's PID too.
+   */
+  private async frameJob(
+    at: number, track: ((pid: number, done: boolean) => void) | undefined, want: number,
+    args: (path: string, off: number) => string[], input?: Uint8Array,
+  ): Promise<{ out: Buffer; t: number }> {
     const ring = this.ring;
     // The caller may kill its own jobs (object-detect's close) while the camera goes on.
     const both = (pid: number, done: boolean): void => { this.track(pid, done); track?.(pid, done); };
@@ -129,20 +160,18 @@ export class RingMedia {
       const segs = ring.list.filter((s) => existsSync(s.path));
       const seg = segs.find((s) => s.start <= at && s.end > at) ?? segs.at(-1);
       if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.why()})`);
-      const filters = [...(crop ? [`crop=${crop.w}:${crop.h}:${crop.x}:${crop.y}`] : []), `scale=${outW}:${outH}:flags=bilinear`, 'format=rgb24'];
-      const grab = async (off: number): Promise<Buffer> => (await run(this.config.ffmpegPath, [
-        '-hide_banner', '-nostdin', '-loglevel', 'error', ...NO_PROBE, '-threads', '1', '-i', seg.path, '-an',
-        '-ss', off.toFixed(3), '-frames:v', '1', '-vf', filters.join(','), '-f', 'rawvideo', 'pipe:1',
-      ], 15_000, both)).stdout;
+      const job = async (off: number): Promise<Buffer> => (input
+        ? await runWithInput(this.config.ffmpegPath, args(seg.path, off), input, 15_000, both)
+        : await run(this.config.ffmpegPath, args(seg.path, off), 15_000, both)).stdout;
       let off = Math.min(Math.max(0, (at - seg.start) / 1000), Math.max(0, seg.duration - 0.15));
-      let rgb = await grab(off);
-      if (rgb.length < outW * outH * 3 && off > 0) {
+      let out = await job(off);
+      if (out.length < want && off > 0) {
         // A segment shorter than it said: its keyframe is there for sure.
         off = 0;
-        rgb = await grab(off);
+        out = await job(off);
       }
-      if (rgb.length < outW * outH * 3) throw new Error('ffmpeg produced no picture');
-      return { rgb: rgb.subarray(0, outW * outH * 3), t: seg.start + off * 1000 };
+      if (out.length < want) throw new Error('ffmpeg produced no picture');
+      return { out, t: seg.start + off * 1000 };
     } finally {
       release();
     }
