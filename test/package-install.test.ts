@@ -140,6 +140,8 @@ for (const nodeRed of ['node-red-4', 'node-red']) {
         assert.ok(html.includes(`data-template-name="${type}"`), `edit dialog of ${type}`);
         assert.ok(html.includes(`data-help-name="${type}"`), `help of ${type}`);
         assert.ok(!readFileSync(join(repoRoot, 'nodes', type, `${type}.html`), 'utf8').includes('data-help-name'), `the help of ${type} is in its locales/, only there`);
+        const help = html.slice(html.indexOf(`data-help-name="${type}"`)).split('</script>')[0]!;
+        assert.match(help, /<h3>Example<\/h3>[\s\S]*input[\s\S]*output[\s\S]*typical flow/i, `the help of ${type} has a worked example`);
       }
     });
 
