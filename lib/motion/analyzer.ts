@@ -89,9 +89,15 @@ export class FrameAnalyzer {
   private stillFor = new Uint8Array(0);
   private bg = new Float32Array(0);
   private raw = new Uint8Array(0);
+  /** 1 where motion counts: not masked, and inside a zone when zones exist. */
   private active = new Uint8Array(0);
+  /** 1 where the picture is seen at all (not masked): what tells a change of light from motion. */
+  private seen = new Uint8Array(0);
   private zoneMap = new Uint32Array(0);
   private activeCount = 0;
+  private seenCount = 0;
+  /** Changed pixels of the last frame outside the zones (not masked): for the global-change share. */
+  private changedOutside = 0;
   private rowCount = new Int32Array(0);
   /** Row light compensation: each working row's gain against the tone-fitted background (1 = none). */
   private rowGain = new Float32Array(0);
@@ -204,6 +210,7 @@ export class FrameAnalyzer {
     this.rowGain = new Float32Array(height).fill(1);
     this.rowFirstRun = new Int32Array(height + 1);
     this.active = new Uint8Array(n);
+    this.seen = new Uint8Array(n).fill(1);
     this.zoneMap = new Uint32Array(n);
     const { zones, masks } = this.cfg;
     if (zones.length === 0) this.active.fill(1);
@@ -211,10 +218,15 @@ export class FrameAnalyzer {
       rasterizePolygon(z.points, width, height, this.zoneMap, 1 << i >>> 0, 'or');
       rasterizePolygon(z.points, width, height, this.active, 1);
     });
-    for (const m of masks) rasterizePolygon(m, width, height, this.active, 0);
+    for (const m of masks) {
+      rasterizePolygon(m, width, height, this.active, 0);
+      rasterizePolygon(m, width, height, this.seen, 0);
+    }
     let count = 0;
-    for (let i = 0; i < n; i++) count += this.active[i];
+    let seen = 0;
+    for (let i = 0; i < n; i++) { count += this.active[i]; seen += this.seen[i]; }
     this.activeCount = count;
+    this.seenCount = seen;
     // Per-zone sensitivity: the lowest threshold of the zones a pixel is in (the detector's where none is set).
     this.baseThr = new Uint8Array(n).fill(this.cfg.threshold);
     this.zoneArea = new Float64Array(zones.length);
@@ -273,7 +285,9 @@ export class FrameAnalyzer {
     const offset = Math.round(this.maxShift);
     const changedPixels = this.threshold();
     const changed = changedPixels / this.activeCount;
-    if ((this.maxShift > this.cfg.threshold && !flicker) || changed > this.cfg.globalChange) {
+    // Whether the light changed is judged on the whole picture (masks aside), zones or not: a lamp or
+    // an exposure change shows everywhere, a person only where they are, even filling a small zone.
+    if ((this.maxShift > this.cfg.threshold && !flicker) || (changedPixels + this.changedOutside) / this.seenCount > this.cfg.globalChange) {
       // A light, a cloud, an exposure jump: not motion. Take the new look as the background at once.
       this.bg.set(this.blurred);
       this.blockMoved.fill(0);
@@ -606,7 +620,7 @@ export class FrameAnalyzer {
     const h = this.height;
     const b = this.blurred;
     const bg = this.bg;
-    const act = this.active;
+    const seen = this.seen;
     const hist = this.hist;
     const bandSum = this.bandSum;
     const count = this.bandCount;
@@ -618,7 +632,7 @@ export class FrameAnalyzer {
     for (let y = 0; y < h; y += 2) {
       const end = y * w + w;
       for (let i = y * w + (y & 2); i < end; i += 4) {
-        if (act[i] === 0) continue;
+        if (seen[i] === 0) continue;
         const g = bg[i];
         const band = (g | 0) >> 4;
         hist[band * 511 + ((b[i] - g) | 0) + 255]++;
@@ -685,11 +699,12 @@ export class FrameAnalyzer {
     const h = this.height;
     const gain = 1 + this.slope;
     const shift = this.shift;
-    const { blurred: b, bg, active: act, thrMap, ratioHist: hist } = this;
+    // The whole picture (masks aside): flicker is a property of the light, not of the zones.
+    const { blurred: b, bg, seen: act, thrMap, ratioHist: hist } = this;
     const lo = 1 / max;
     const scale = (RATIO_BINS - 1) / (max - lo);
     const step = Math.max(2, Math.round(w / ROW_SAMPLES));
-    const all = this.activeCount === w * h;
+    const all = this.seenCount === w * h;
     for (let y = 0, row = 0; y < h; y++, row += w) {
       const end = row + w;
       const first = row + y % step;
@@ -758,7 +773,10 @@ export class FrameAnalyzer {
     return rows;
   }
 
-  /** raw = |blurred - expected| > threshold on watched pixels (expected from the tone fit); updates the background. */
+  /**
+   * raw = |blurred - expected| > threshold on watched pixels (expected from the tone fit); updates the background.
+   * Changed pixels seen outside the zones learn as those inside do and are counted in changedOutside.
+   */
   private threshold(): number {
     const w = this.width;
     const h = this.height;
@@ -773,6 +791,7 @@ export class FrameAnalyzer {
     const lrFg = this.cfg.foregroundLearningRate;
     const raw = this.raw;
     const act = this.active;
+    const seen = this.seen;
     const bg = this.bg;
     const b = this.blurred;
     const p = this.previous;
@@ -780,7 +799,9 @@ export class FrameAnalyzer {
     const stillFor = this.stillFor;
     const rowCount = this.rowCount;
     let total = 0;
-    const all = this.activeCount === w * h;
+    let outside = 0;
+    const all = this.seenCount === w * h;
+    const zonesAll = this.activeCount === this.seenCount;
     const rowGain = this.rowGain;
     for (let y = 0, row = 0; y < h; y++, row += w) {
       let count = 0;
@@ -795,15 +816,20 @@ export class FrameAnalyzer {
         const g = bg[i];
         const e = v - gainY * g - shiftY;
         const t = thrMap[i];
-        if ((e <= t && e >= -t) || (!all && act[i] === 0)) {
+        if ((e <= t && e >= -t) || (!all && seen[i] === 0)) {
           raw[i] = 0;
           stillFor[i] = 0;
           bg[i] = g + lr * (v - g);
           continue;
         }
-        raw[i] = 1;
-        count++;
-        blockPix[blockRow + ((i - row) >> 3)]++;
+        if (zonesAll || act[i] !== 0) {
+          raw[i] = 1;
+          count++;
+          blockPix[blockRow + ((i - row) >> 3)]++;
+        } else {
+          raw[i] = 0;
+          outside++;
+        }
         // Changed pixels learn slowly, so a passing object leaves no trail; but changed pixels that stay
         // the same for STILL_FRAMES frames (an object that stopped, or the ghost of one that was in the
         // first frame) learn at the normal rate and fade into the background.
@@ -815,6 +841,7 @@ export class FrameAnalyzer {
       rowCount[y] = count;
       total += count;
     }
+    this.changedOutside = outside;
     return total;
   }
 

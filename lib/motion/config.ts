@@ -28,8 +28,8 @@ export interface MotionConfig {
   endDelay: number;
   /** At most one `update` per this many ms while motion goes on (0 = no updates). */
   updateInterval: number;
-  /** When more than this fraction of the watched area changes at once it is a global change
-   *  (light, cloud, exposure): the background is re-learnt instead of reporting motion. */
+  /** When more than this fraction of the picture (masks aside, zones or not) changes at once it is a global
+   *  change (light, cloud, exposure): the background is re-learnt instead of reporting motion. */
   globalChange: number;
   /** At most this many boxes per event, largest first. */
   maxBoxes: number;
