@@ -125,7 +125,8 @@ describe('camera roles in Node-RED', () => {
         const n = clips.length;
         helper.getNode('rec').receive({ topic: 'command', payload: { command: 'record', seconds: 1 }, tag: `${what} ${i}` });
         const c = await waitFor(() => clips.slice(n).find((m) => m.tag === `${what} ${i}`), 20_000, `the clip of record command ${i} (${what})`);
-        const probed = ffprobe(String(c.path)).width;
+        if (c.error || typeof c.path !== 'string') { seen.push(`failed: ${String(c.payload)}`); continue; } // e.g. while the ring switches
+        const probed = ffprobe(c.path).width;
         if (c.width === width && probed === width) return c;
         seen.push(`${String(c.width)}/${probed}`);
       }
