@@ -1,5 +1,5 @@
 // Inside the arm64 root (.ci/arm64-smoke), in /work/app where the tarball is installed: one JSON
-// line per figure. Plain JS: it runs against the installed package, nothing of the checkout.
+// line per figure (motion, the object model, crypto, the default flow). Plain JS: it runs against the installed package, nothing of the checkout.
 const { createRequire } = require('node:module');
 const { execFileSync, spawn } = require('node:child_process');
 const { existsSync, mkdtempSync, readdirSync, writeFileSync } = require('node:fs');
@@ -81,8 +81,28 @@ async function crypto() {
   figure('OMEMO: two identities (100 prekeys each), a session, a message decrypted', t0);
 }
 
+async function objects() {
+  if (!existsSync('/work/vtest.avi')) return;
+  const frame = execFileSync('ffmpeg', ['-v', 'error', '-ss', '5', '-i', '/work/vtest.avi', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 16 << 20 });
+  const t0 = Date.now();
+  const { acquireDetector } = require(join(pkg, 'dist', 'lib', 'objects', 'shared-detector.js'));
+  const det = acquireDetector();
+  try {
+    await det.ready();
+    figure('object model (tfjs wasm, worker thread) loaded', t0);
+    const t1 = Date.now();
+    const found = await det.detect({ data: new Uint8Array(frame), width: 768, height: 576 }, { maxWaitMs: 600_000 });
+    const people = found.filter((d) => d.label === 'person').length;
+    if (people < 4) throw new Error(`object model: ${people} people in vtest.avi at 5 s, expected 5`);
+    figure('object model: one 512x512 look at vtest.avi', t1, { people });
+  } finally {
+    det.release();
+  }
+}
+
 (async () => {
   await detect();
   await crypto();
   await defaultFlow();
+  await objects();
 })().catch((e) => { console.error(`arm64 smoke failed: ${e.stack ?? e}`); process.exit(1); });
