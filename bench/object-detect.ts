@@ -53,7 +53,7 @@ async function live(file: string, seconds: number, objects: boolean): Promise<Li
     return p.then((v) => { if (measuring) into.push(Date.now() - t0); return v; });
   };
   const source = {
-    crop: (c: string, t: number, b: Parameters<CameraFrames['crop']>[2]) => timed(r.cropMs, frames.crop(c, t, b)),
+    crop: (c: string, t: number, b: Parameters<CameraFrames['crop']>[2], since?: number) => timed(r.cropMs, frames.crop(c, t, b, since)),
     annotate: (c: string, t: number, o: Parameters<CameraFrames['annotate']>[2]) => timed(r.pictureMs, frames.annotate(c, t, o)),
   };
   const model = handle && { detect: (img: Parameters<typeof handle.detect>[0], o: Parameters<typeof handle.detect>[1]) => timed(r.modelMs, handle.detect(img, o)) };
@@ -164,7 +164,7 @@ export async function run(report: Report): Promise<void> {
       picture_ms: Math.round(median(lat.pictureMs)),
       load_average: Number(lat.load.toFixed(1)),
       clip: 'vtest.avi: people standing 6 s, walking 4 s, four times (live, real time)',
-      measure: "wall time from motion-detect's start to object-detect's enriched start (the frame 0.3 s before it, from the ring; crop, model, boxed JPEG)",
+      measure: "wall time from motion-detect's start to object-detect's enriched start (the ring's newest frame after the motion began, or the one 0.3 s before the start once its segment is done; crop, model, boxed JPEG)",
     });
     // Quality, the CLI's core on the clips (media time, no look is dropped).
     const clips: Array<{ name: string; path: string; people: Array<[number, number]>; config?: unknown }> = [

@@ -56,14 +56,16 @@ export interface RgbCamera {
   readonly width: number;
   readonly height: number;
   readonly config: { ffmpegPath: string };
+  /** The ring's finished segments (wall-clock ends). */
+  readonly segments: ReadonlyArray<{ end: number }>;
   rgbFrame(at: number, crop: PixelBox | null, outW: number, outH: number, track?: Track): Promise<{ rgb: Buffer; t: number }>;
   overlayJpeg(at: number, overlay: Uint8Array, track?: Track): Promise<Buffer>;
 }
 
 /**
- * Pictures from a camera's ring (wall-clock times). A look at time t takes the frame a little
- * before t: the motion has been going on for the event's minimum duration, and that frame's
- * segment is finished sooner.
+ * Pictures from a camera's ring (wall-clock times). A look at time t takes the newest finished
+ * segment's last frame when that is after the motion began (no waiting), else the frame a little
+ * before t (the motion has been going on for the event's minimum duration), once its segment is finished.
  */
 export class CameraFrames implements FrameSource {
   private readonly jobs = new Set<number>();
@@ -72,12 +74,16 @@ export class CameraFrames implements FrameSource {
 
   private track: Track = (pid, done) => { if (done) this.jobs.delete(pid); else this.jobs.add(pid); };
 
-  async crop(_camera: string, t: number, boxes: readonly Box[]): Promise<CropFrame> {
+  async crop(_camera: string, t: number, boxes: readonly Box[], since?: number): Promise<CropFrame> {
     const { width, height } = this.camera;
     if (!width || !height) throw new Error('the camera has not told its size yet');
     const region = lookRegion(boxes, width, height);
     const { px, outW, outH } = cropSize(region, width, height, this.side);
-    const { rgb, t: at } = await this.camera.rgbFrame(t - this.leadMs, px, outW, outH, this.track);
+    // The newest finished segment's last frame, when it already shows the motion: no wait for the next one.
+    let want = t - this.leadMs;
+    const newest = this.camera.segments.at(-1)?.end ?? -Infinity;
+    if (since !== undefined && newest >= since + 100 && newest - 50 < want) want = newest - 50;
+    const { rgb, t: at } = await this.camera.rgbFrame(want, px, outW, outH, this.track);
     return { img: { data: rgb, width: outW, height: outH }, region, t: at };
   }
 

@@ -16,8 +16,11 @@ export interface CropFrame { img: RgbImage; region: Box; t: number }
 
 /** Where the pictures come from: a camera's ring of segments, or a video file. */
 export interface FrameSource {
-  /** The full-resolution picture nearest time t (ms, the motion events' clock), cropped around the motion boxes (lookRegion). */
-  crop(camera: string, t: number, boxes: readonly Box[]): Promise<CropFrame>;
+  /**
+   * The full-resolution picture nearest time t (ms, the motion events' clock), cropped around the
+   * motion boxes (lookRegion). `since`: when the event's motion began (an earlier picture may do, if it is after that).
+   */
+  crop(camera: string, t: number, boxes: readonly Box[], since?: number): Promise<CropFrame>;
   /** The full picture at t as a JPEG with the objects' boxes and labels drawn. */
   annotate?(camera: string, t: number, objects: SeenObject[]): Promise<Buffer>;
 }
@@ -179,7 +182,7 @@ export class ObjectStage {
     let frame: CropFrame;
     let found: Detection[];
     try {
-      frame = await this.source.crop(camera, t, boxes);
+      frame = await this.source.crop(camera, t, boxes, c.last.startedAt);
       if (this.closed) return;
       found = await this.detector.detect(frame.img, { minScore: Math.min(this.settings.minScore, 0.3), maxWaitMs: this.opts.maxWaitMs ?? 2000 });
     } catch (e) {
