@@ -7,31 +7,8 @@ export interface RunResult { stdout: Buffer; stderr: string }
  * exit. A job that outlives timeoutMs is killed. `track` gets the child's PID so
  * that an owner shutting down can kill jobs still running.
  */
-export function run(cmd: string, args: string[], timeoutMs = 30_000, track?: (pid: number, done: boolean) => void): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-8000); });
-    if (child.pid) track?.(child.pid, false);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (child.pid) track?.(child.pid, true);
-      reject(e.code === 'ENOENT' ? new Error(`${cmd} not found (is ffmpeg installed?)`) : e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (child.pid) track?.(child.pid, true);
-      if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
-      else reject(new Error(`${cmd} failed (${signal ?? `exit ${code}`}): ${lastLine(err) || 'no message'}`));
-    });
-  });
-}
-
-/** run() with `input` written to the job's stdin (e.g. raw pictures for ffmpeg's pipe:0). */
-export function runWithInput(cmd: string, args: string[], input: Uint8Array, timeoutMs = 30_000, track?: (pid: number, done: boolean) => void): Promise<RunResult> {
+/** Runs a job to its end; `input`, when given, is written to its stdin (e.g. raw pictures for ffmpeg's pipe:0). */
+export function run(cmd: string, args: string[], timeoutMs = 30_000, track?: (pid: number, done: boolean) => void, input?: Uint8Array): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -52,7 +29,7 @@ export function runWithInput(cmd: string, args: string[], input: Uint8Array, tim
       if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
       else reject(new Error(`${cmd} failed (${signal ?? `exit ${code}`}): ${lastLine(err) || 'no message'}`));
     });
-    child.stdin.end(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+    child.stdin.end(input && Buffer.from(input.buffer, input.byteOffset, input.byteLength)); // without input: at once, as /dev/null
   });
 }
 

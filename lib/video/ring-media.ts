@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CameraConfig } from './camera-settings';
-import { run, runWithInput } from './ffmpeg';
+import { run } from './ffmpeg';
 import type { SegmentRing } from './segments';
 
 export interface Snapshot {
@@ -161,7 +161,7 @@ export class RingMedia {
       const seg = segs.find((s) => s.start <= at && s.end > at) ?? segs.at(-1);
       if (!seg) throw new Error(`no video from camera ${this.config.name} yet (${this.why()})`);
       const job = async (off: number): Promise<Buffer> => (input
-        ? await runWithInput(this.config.ffmpegPath, args(seg.path, off), input, 15_000, both)
+        ? await run(this.config.ffmpegPath, args(seg.path, off), 15_000, both, input)
         : await run(this.config.ffmpegPath, args(seg.path, off), 15_000, both)).stdout;
       let off = Math.min(Math.max(0, (at - seg.start) / 1000), Math.max(0, seg.duration - 0.15));
       let out = await job(off);
