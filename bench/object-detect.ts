@@ -22,7 +22,7 @@ import { ObjectStage, type ObjectEvent } from '../lib/objects/stage';
 import { acquireDetector } from '../lib/objects/shared-detector';
 import { detectObjectsInFile } from '../lib/objects/detect-file';
 import { waitFor } from '../test/helpers/processes';
-import { appleClip, brightnessClip, TREE, VTEST } from '../test/helpers/object-clips';
+import { alternating, appleClip, brightnessClip, TREE, VTEST } from '../test/helpers/object-clips';
 
 const exec = promisify(execFile);
 const TICK = 100;
@@ -91,25 +91,6 @@ async function live(file: string, seconds: number, objects: boolean): Promise<Li
 }
 
 const median = (xs: number[]): number => xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN;
-
-/**
- * People of vtest.avi walking for 4 s, then standing still (the last frame held) for 6 s, then walking
- * back (the piece reversed), and so on: every change is smooth, so each walk is one motion event.
- */
-async function alternating(dir: string): Promise<{ path: string; intervals: Array<[number, number]> }> {
-  const enc = ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-r', '10', '-g', '10', '-sc_threshold', '0'];
-  const path = join(dir, 'alternating.mp4');
-  // One graph: the piece, its first and last frames held, the piece reversed.
-  const graph = '[0:v]fps=10,split=4[a][b][c][d];'
-    + '[a]trim=end_frame=1,loop=59:1:0,setpts=N/10/TB[h0];'
-    + '[b]setpts=N/10/TB[f];'
-    + '[c]reverse,trim=end_frame=1,loop=59:1:0,setpts=N/10/TB[h1];'
-    + '[d]reverse,setpts=N/10/TB[r];'
-    + '[h0][f][h1][r]concat=n=4,split=2[x][y];[x][y]concat=n=2[out]';
-  await exec('ffmpeg', ['-v', 'error', '-y', '-ss', '20', '-t', '4', '-i', VTEST, '-filter_complex', graph, '-map', '[out]', '-an', ...enc, path]);
-  // h0 0-6, f 6-10, h1 10-16, r 16-20, then again from 20: walks at 6-10, 16-20, 26-30, 36-40.
-  return { path, intervals: [[6, 10], [16, 20], [26, 30], [36, 40]] };
-}
 
 export async function run(report: Report): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-objects-'));

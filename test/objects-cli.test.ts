@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, tempDir } from './helpers/paths';
-import { appleClip, TREE, vtestPiece } from './helpers/object-clips';
+import { alternating, appleClip, TREE, vtestPiece } from './helpers/object-clips';
 import type { Box } from '../lib/motion/event';
 
 const run = promisify(execFile);
@@ -38,6 +38,17 @@ test('mantis-detect --objects: nothing for a tree in the wind or a sliding apple
     assert.deepEqual(lines, [], `${file}: no person`);
     assert.match(stderr, /\{"look"/, `${file}: it looked`);
   }
+});
+
+test('mantis-detect --objects: parked cars do not re-trigger (stationary), walking people do', async () => {
+  // vtest.avi's people walk four times, standing still between; two cars stay parked at the top right all along.
+  const { path } = await alternating(tempDir('objects-cli'));
+  const starts = async (settings: string): Promise<Line[]> => (await objects(path, settings)).lines.filter((l) => l.event === 'start');
+  const cars = await starts('{"labels":"car,truck","minScore":0.4,"stationaryAfter":5000}');
+  assert.equal(cars.length, 1, `only the first event has the cars: ${JSON.stringify(cars.map((l) => l.t))}`);
+  assert.ok(cars[0]!.objects.every((o) => o.box.y < 0.2 && o.box.x > 0.8), 'the parked cars, top right');
+  const people = await starts('{"labels":"person","stationaryAfter":5000}');
+  assert.equal(people.length, 4, 'each walk is an event with people');
 });
 
 test('mantis-detect --objects: a bad setting is named before anything runs', async () => {

@@ -120,8 +120,13 @@ test('an object that keeps its box is stationary after a while and ignored until
   assert.equal(stage.judge('c', 602_000, [car(parked)], FULL).length, 0, 'still stationary');
   // It drives off: moved, counts again.
   assert.equal(stage.judge('c', 603_000, [car({ x: 0.2, y: 0.5, w: 0.3, h: 0.2 })], FULL).length, 1);
-  // A look that covers the old place and sees nothing there: the place is free; a car parking there again is new.
+  // The model once calls it a truck: still the same object in the same place.
+  assert.equal(stage.judge('c', 603_500, [{ label: 'truck', score: 0.4, box: { x: 0.2, y: 0.5, w: 0.3, h: 0.2 } }], FULL).length, 0);
+  // Looks that cover the old place and see nothing there, three times: the place is free; a car parking there again is new.
   stage.judge('c', 604_000, [], FULL);
+  stage.judge('c', 604_100, [], FULL);
+  assert.equal(stage.judge('c', 604_200, [car(parked, 0.35)], FULL).length, 0, 'seen again (below the minimum): not gone');
+  for (const at of [604_300, 604_400, 604_500]) stage.judge('c', at, [], FULL);
   assert.equal(stage.judge('c', 605_000, [car(parked)], FULL).length, 1);
   // Other cameras have their own objects.
   assert.equal(stage.judge('other', 605_000, [car(parked)], FULL).length, 1);

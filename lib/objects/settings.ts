@@ -37,7 +37,7 @@ export const DEFAULT_OBJECT_SETTINGS: Readonly<ObjectSettings> = Object.freeze({
   interval: 700,
   maxLooks: 20,
   stationaryAfter: 30_000,
-  sameBox: 0.85,
+  sameBox: 0.6,
 });
 
 type NumberKey = 'minScore' | 'minBox' | 'maxBox' | 'interval' | 'maxLooks' | 'stationaryAfter' | 'sameBox';

@@ -34,6 +34,16 @@ export function iou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
+/**
+ * Boxes of the same object at rest: overlapping by `minIou`, or (small boxes jitter by a few pixels,
+ * which costs them much overlap) centres closer than a fifth of the first box's diagonal.
+ */
+export function samePlace(a: Box, b: Box, minIou: number): boolean {
+  if (iou(a, b) >= minIou) return true;
+  const dx = a.x + a.w / 2 - (b.x + b.w / 2), dy = a.y + a.h / 2 - (b.y + b.h / 2);
+  return Math.hypot(dx, dy) <= 0.2 * Math.hypot(a.w, a.h) && Math.abs(Math.log((b.w * b.h) / (a.w * a.h))) < Math.log(2);
+}
+
 function contains(outer: Box, inner: Box): boolean {
   const e = 1e-6;
   return inner.x >= outer.x - e && inner.y >= outer.y - e && inner.x + inner.w <= outer.x + outer.w + e && inner.y + inner.h <= outer.y + outer.h + e;
@@ -76,7 +86,11 @@ export function describeObjects(objects: readonly SeenObject[], camera: string):
   return parts.join('; ');
 }
 
-interface Track { label: string; box: Box; since: number; lastSeen: number }
+/** An object seen at a place: `since` it has been there, `missed` looks at the place that did not see it. */
+interface Track { box: Box; since: number; lastSeen: number; missed: number }
+
+/** Looks at its place that must miss an object before it counts as gone (the model's scores and labels flicker). */
+const GONE_AFTER_MISSES = 3;
 
 /** One camera's current motion event as the stage sees it. */
 interface CameraEvent {
@@ -228,13 +242,15 @@ export class ObjectStage {
     for (const d of detections) {
       // Every detection keeps the tracks up to date, also one that does not count now (a score
       // flickering around the minimum must not make a poster "new" again).
-      let track = tracks.find((tr) => tr.label === d.label && !matched.has(tr) && iou(tr.box, d.box) >= s.sameBox);
+      // By place, not label: a parked van the model calls a car, then a truck, is the same object.
+      let track = tracks.find((tr) => !matched.has(tr) && samePlace(tr.box, d.box, s.sameBox));
       if (!track) {
-        track = { label: d.label, box: d.box, since: t, lastSeen: t };
+        track = { box: d.box, since: t, lastSeen: t, missed: 0 };
         tracks.push(track);
       }
       matched.add(track);
       track.lastSeen = t;
+      track.missed = 0;
       if (d.score < s.minScore) continue;
       const area = d.box.w * d.box.h;
       if (area < s.minBox || area > s.maxBox) continue;
@@ -246,8 +262,9 @@ export class ObjectStage {
       if (t - track.since >= s.stationaryAfter) continue;
       out.push(zone !== undefined ? { ...d, zone } : { ...d });
     }
-    // An object no longer where it was, though we looked there, has gone (or moved): forget it.
-    const kept = tracks.filter((tr) => matched.has(tr) || !contains(region, tr.box) || t < tr.lastSeen);
+    // An object no longer where it was, though we looked there a few times, has gone (or moved): forget it.
+    for (const tr of tracks) if (!matched.has(tr) && contains(region, tr.box) && t >= tr.lastSeen) tr.missed++;
+    const kept = tracks.filter((tr) => tr.missed < GONE_AFTER_MISSES);
     // Bounded: the oldest go first.
     this.tracks.set(camera, kept.slice(-64));
     return out;

@@ -45,3 +45,22 @@ export async function jpegPixels(jpeg: Buffer, dir: string, width: number, heigh
   if (stdout.length !== width * height * 3) throw new Error(`decoded ${stdout.length} bytes, expected ${width}x${height}x3`);
   return new Uint8Array(stdout.buffer, stdout.byteOffset, stdout.length);
 }
+
+/**
+ * People of vtest.avi walking for 4 s, then standing still (the last frame held) for 6 s, then walking
+ * back (the piece reversed), and so on: every change is smooth, so each walk is one motion event.
+ */
+export async function alternating(dir: string): Promise<{ path: string; intervals: Array<[number, number]> }> {
+  const enc = ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-r', '10', '-g', '10', '-sc_threshold', '0'];
+  const path = join(dir, 'alternating.mp4');
+  // One graph: the piece, its first and last frames held, the piece reversed.
+  const graph = '[0:v]fps=10,split=4[a][b][c][d];'
+    + '[a]trim=end_frame=1,loop=59:1:0,setpts=N/10/TB[h0];'
+    + '[b]setpts=N/10/TB[f];'
+    + '[c]reverse,trim=end_frame=1,loop=59:1:0,setpts=N/10/TB[h1];'
+    + '[d]reverse,setpts=N/10/TB[r];'
+    + '[h0][f][h1][r]concat=n=4,split=2[x][y];[x][y]concat=n=2[out]';
+  await run('ffmpeg', ['-v', 'error', '-y', '-ss', '20', '-t', '4', '-i', VTEST, '-filter_complex', graph, '-map', '[out]', '-an', ...enc, path]);
+  // h0 0-6, f 6-10, h1 10-16, r 16-20, then again from 20: walks at 6-10, 16-20, 26-30, 36-40.
+  return { path, intervals: [[6, 10], [16, 20], [26, 30], [36, 40]] };
+}
