@@ -107,23 +107,44 @@ describe('object-detect in Node-RED 5 with the real model', () => {
     { what: 'an apple sliding across a wall', camera: async (dir) => ({ source: 'file', input: await appleClip(dir), width: 0, height: 0, fps: 0 }), motion: true },
     { what: 'a brightness sweep over a building', camera: async (dir) => ({ source: 'file', input: await brightnessClip(dir), width: 0, height: 0, fps: 0 }), motion: false },
   ];
-  for (const q of quiet) {
-    test(`no people: ${q.what}: no object event, the alarm stays armed`, async () => {
-      const dir = tempDir('objects-quiet');
-      const r = await start(flow(await q.camera(dir), {}, q.detect));
-      // 20 s of the clip (frames counted), then every event ended and its looks done.
-      await waitFor(() => r.frames >= 100, 60_000, '20 s of frames');
-      if (q.motion) {
-        assert.ok(r.motion.some((m) => (m.payload as { event: string }).event === 'start'), 'there was motion to look at');
-        assert.ok(r.statuses.includes('looking…'), 'object-detect looked');
-      }
-      await waitFor(() => (r.motion.length === 0 || (r.motion.at(-1)!.payload as { event: string }).event === 'end')
-        && !r.statuses.at(-1)?.startsWith('looking'), 60_000, 'the last event to end');
-      assert.deepEqual(r.objs.map((m) => (m.payload as ObjectEvent).objects), [], 'no object event');
-      assert.equal(r.alerts.length, 0, 'no alert');
-      assert.ok(!r.states.some((m) => m.payload === 'pending'), 'never pending');
+  // All four clips at once, each its own camera ▸ motion-detect ▸ object-detect chain, into one armed panel:
+  // one deploy and one 20 s window instead of four (the model is one per process anyway).
+  test(`no people (${quiet.map((q) => q.what).join('; ')}): no object event, the alarm stays armed`, async () => {
+    const dir = tempDir('objects-quiet');
+    const cameras = await Promise.all(quiet.map((q) => q.camera(dir)));
+    const chains = quiet.map((q, i) => flow({ ...cameras[i], name: `quiet${i}` }, {}, q.detect)
+      .filter((n) => n.type !== 'tab' && n.id !== 'panel' && n.id !== 'states' && n.id !== 'alerts')
+      .map((n) => ({ ...n, id: `${String(n.id)}${i}`, ...(n.camera ? { camera: `cam${i}` } : {}),
+        ...(Array.isArray(n.wires) ? { wires: (n.wires as string[][]).map((w) => w.map((t) => (t === 'panel' ? 'panel' : `${t}${i}`))) } : {}) })));
+    const panel = flow({}).filter((n) => n.type === 'tab' || n.id === 'panel' || n.id === 'states' || n.id === 'alerts')
+      .map((n) => (n.id === 'panel' ? { ...n, cameras: quiet.map((_, i) => `quiet${i}`).join(',') } : n));
+    helper.settings({ userDir: tempDir('objects-nr') });
+    await helper.load(nodes(), [...panel, ...chains.flat()]);
+    const r = quiet.map(() => ({ frames: 0, motion: [] as Msg[], objs: [] as Msg[], statuses: [] as string[] }));
+    const states: Msg[] = [], alerts: Msg[] = [];
+    helper.getNode('states').on('input', (m) => { states.push(m); });
+    helper.getNode('alerts').on('input', (m) => { alerts.push(m); });
+    r.forEach((c, i) => {
+      helper.getNode(`frames${i}`).on('input', () => { c.frames++; });
+      helper.getNode(`motion${i}`).on('input', (m) => { c.motion.push(m); });
+      helper.getNode(`objs${i}`).on('input', (m) => { c.objs.push(m); });
+      onCall(helper.getNode(`od${i}`), 'status', ([st]) => c.statuses.push(String((st as { text?: unknown }).text)));
     });
-  }
+    helper.getNode('panel').receive({ payload: 'arm_away' });
+    await waitFor(() => states.some((m) => m.payload === 'armed_away'), 10_000, 'armed away');
+    // 20 s of each clip (frames counted), then every event ended and its looks done.
+    await waitFor(() => r.every((c) => c.frames >= 100), 90_000, '20 s of frames from each clip');
+    quiet.forEach((q, i) => {
+      if (!q.motion) return;
+      assert.ok(r[i].motion.some((m) => (m.payload as { event: string }).event === 'start'), `${q.what}: there was motion to look at`);
+      assert.ok(r[i].statuses.includes('looking…'), `${q.what}: object-detect looked`);
+    });
+    await waitFor(() => r.every((c) => (c.motion.length === 0 || (c.motion.at(-1)!.payload as { event: string }).event === 'end')
+      && !c.statuses.at(-1)?.startsWith('looking')), 60_000, 'the last events to end');
+    quiet.forEach((q, i) => assert.deepEqual(r[i].objs.map((m) => (m.payload as ObjectEvent).objects), [], `${q.what}: no object event`));
+    assert.equal(alerts.length, 0, 'no alert');
+    assert.ok(!states.some((m) => m.payload === 'pending'), 'never pending');
+  });
 
   test('examples/object-detect.json deploys and sends people with the boxed picture', async () => {
     const f = JSON.parse(readFileSync(join(repoRoot, 'examples', 'object-detect.json'), 'utf8')) as Msg[];
