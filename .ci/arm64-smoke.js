@@ -2,7 +2,7 @@
 // line per figure (motion, the object model, crypto, the default flow). Plain JS: it runs against the installed package, nothing of the checkout.
 const { createRequire } = require('node:module');
 const { execFileSync, spawn } = require('node:child_process');
-const { existsSync, mkdtempSync, readdirSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdtempSync, readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const app = '/work/app';
@@ -29,6 +29,49 @@ async function detect() {
   const starts = out.split('\n').filter((l) => /"event":"start"/.test(l)).length;
   if (!starts) throw new Error(`mantis-detect found no motion in ${clip}:\n${out.slice(0, 2000)}`);
   figure(`mantis-detect on ${clip}`, t0, { motionStarts: starts });
+}
+
+// Object detection as the node does it (issue 12): `mantis-detect --objects` (the stage's code, crops
+// at 320 in the shared detector's worker) finds the people of vtest.avi in a 3 s cut (a few looks: one
+// costs seconds emulated). The same cut through the host's x86 build (.ci/arm64-smoke wrote it beside)
+// is the witness: the same code must see the same people.
+async function objectsInFile() {
+  const clip = '/work/vtest-3s.avi';
+  if (!existsSync(clip)) { console.log('arm64 smoke: object detection skipped: no vtest.avi on the host (apt-get install opencv-doc)'); return; }
+  const t0 = Date.now();
+  const run = spawn(process.execPath, [join(pkg, 'dist', 'bin', 'mantis-detect.js'), clip, '--objects', '--trace'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  run.stdout.on('data', (b) => { out += b; });
+  run.stderr.on('data', (b) => { err += b; });
+  const code = await new Promise((r) => run.once('close', r));
+  if (code !== 0) throw new Error(`mantis-detect --objects exited ${code}:\n${err.slice(-2000)}`);
+  const lines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const events = lines(out).filter((e) => e.objects);
+  const looks = lines(err).filter((l) => l.look !== undefined);
+  const persons = (e) => e.objects.filter((o) => o.label === 'person');
+  if (!events.some((e) => persons(e).length)) throw new Error(`mantis-detect --objects found no person in ${clip}:\n${out.slice(0, 2000)}\n${err.slice(-2000)}`);
+  const best = Math.max(...events.flatMap((e) => persons(e).map((o) => o.score)));
+  figure(`mantis-detect ${clip} --objects (worker thread, tfjs wasm)`, t0, {
+    persons: persons(events[0]).length, bestScore: best, looks: looks.length, lookMs: looks.map((l) => l.ms),
+  });
+
+  // The host's x86 run of the same cut: the first event's people in the same places, about as sure.
+  const x86 = lines(readFileSync('/work/x86-objects.jsonl', 'utf8')).filter((e) => e.objects);
+  if (!x86.length) throw new Error('the x86 witness (/work/x86-objects.jsonl) has no event');
+  const iou = (a, b) => {
+    const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+    const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+    const i = w > 0 && h > 0 ? w * h : 0;
+    return i / (a.w * a.h + b.w * b.h - i);
+  };
+  const mine = persons(events[0]);
+  const unmatched = persons(x86[0]).filter((p) => !mine.some((o) => iou(o.box, p.box) > 0.7 && Math.abs(o.score - p.score) < 0.05));
+  if (unmatched.length) {
+    throw new Error(`arm64 and x86 disagree on the first event's people: x86 ${JSON.stringify(persons(x86[0]))}, arm64 ${JSON.stringify(mine)}`);
+  }
+  console.log(JSON.stringify({ name: 'arm64 (emulated): people of the first event also found by the x86 build (IoU > 0.7, score within 0.05)', value: persons(x86[0]).length, unit: 'persons',
+    x86: persons(x86[0]).map((o) => o.score), arm64: mine.map((o) => o.score) }));
 }
 
 async function defaultFlow() {
@@ -81,15 +124,20 @@ async function crypto() {
   figure('OMEMO: two identities (100 prekeys each), a session, a message decrypted', t0);
 }
 
-async function objects() {
+async function objectModel() {
   if (!existsSync('/work/vtest.avi')) return;
+  // Installed as a user gets it: the runtime is the bundle, no tfjs package, nothing compiled.
+  const tfjsPackages = join(app, 'node_modules', '@tensorflow');
+  if (existsSync(tfjsPackages)) throw new Error(`${tfjsPackages} is installed: the object runtime must come bundled in dist/lib/vendor`);
   const frame = execFileSync('ffmpeg', ['-v', 'error', '-ss', '5', '-i', '/work/vtest.avi', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 16 << 20 });
   const t0 = Date.now();
-  const { acquireDetector } = require(join(pkg, 'dist', 'lib', 'objects', 'shared-detector.js'));
+  const { acquireDetector, detectorInfo } = require(join(pkg, 'dist', 'lib', 'objects', 'shared-detector.js'));
   const det = acquireDetector();
   try {
     await det.ready();
-    figure('object model (tfjs wasm, worker thread) loaded', t0);
+    const info = detectorInfo();
+    if (!(info.threadId > 0) || !(info.loadMs > 0)) throw new Error(`object detector: no worker thread or load time: ${JSON.stringify(info)}`);
+    figure('object model (tfjs wasm, worker thread) loaded', t0, { threadId: info.threadId, workerLoadMs: Math.round(info.loadMs) });
     const t1 = Date.now();
     const found = await det.detect({ data: new Uint8Array(frame), width: 768, height: 576 }, { maxWaitMs: 600_000 });
     const people = found.filter((d) => d.label === 'person').length;
@@ -98,11 +146,13 @@ async function objects() {
   } finally {
     det.release();
   }
+  if (detectorInfo().threadId !== undefined) throw new Error('object detector: the worker did not end with its last handle');
 }
 
 (async () => {
   await detect();
   await crypto();
   await defaultFlow();
-  await objects();
+  await objectModel();
+  await objectsInFile();
 })().catch((e) => { console.error(`arm64 smoke failed: ${e.stack ?? e}`); process.exit(1); });
