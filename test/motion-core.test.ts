@@ -237,6 +237,17 @@ test('an object in the first frame that then leaves: its ghost fades within seco
   assert.ok(end.t <= 12_000, `ghost ended only at ${end.t} ms`);
 });
 
+test('min duration on a live clock: three frames of motion at 5 fps count as the 0.4 s they stand for, two do not', () => {
+  // Frame times as a live camera gives them: 200 ms apart on average, the three motion frames 195 ms apart.
+  const times = [0, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800, 2000, 2195, 2390, 2600, 2800, 3000, 3200, 3400, 3600, 3800];
+  const moving = (k: number, n: number) => k >= 10 && k < 10 + n;
+  for (const [n, starts] of [[3, 1], [2, 0]] as const) {
+    const frames = times.map((t, k) => scene(t, { rects: moving(k, n) ? [{ x: 100 + k * 4, y: 60, w: 30, h: 40, v: 240 }] : [] }));
+    const events = feed(new MotionDetector({ minDuration: 400, endDelay: 400 }), frames);
+    assert.equal(events.filter((e) => e.event === 'start').length, starts, `${n} frames of motion: ${JSON.stringify(events.map((e) => [e.event, e.t]))}`);
+  }
+});
+
 test('timing: min duration, end delay, update rate, reset and a clock that jumps back', () => {
   // Object present from 2.0 s to 5.0 s (frames every 200 ms).
   const on = (i: number) => i >= 10 && i < 25;

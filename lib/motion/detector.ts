@@ -40,6 +40,8 @@ export class MotionDetector {
   private lastMotion = -1;
   private lastUpdate = -1;
   private lastT = -Infinity;
+  /** The time between frames, smoothed: each frame stands for that much time. */
+  private frameGap = 0;
   private peak = 0;
   private zoneBits = 0;
   private lastBoxes: Box[] = [];
@@ -101,6 +103,10 @@ export class MotionDetector {
     if (t < this.lastT || (this.analyzer.frameWidth !== 0 && (frame.width !== this.analyzer.frameWidth || frame.height !== this.analyzer.frameHeight))) {
       out = this.reset();
     }
+    if (Number.isFinite(this.lastT) && t > this.lastT) {
+      const gap = t - this.lastT;
+      this.frameGap = this.frameGap === 0 ? gap : this.frameGap + (gap - this.frameGap) * 0.1;
+    }
     this.lastT = t;
     const a = this.analyzer.analyze(frame.data, frame.width, frame.height, t);
     this.last = a;
@@ -138,7 +144,8 @@ export class MotionDetector {
       this.zoneBits |= a.zoneBits;
       this.lastBoxes = a.boxes;
       if (!this.active) {
-        if (t - this.since >= cfg.minDuration) {
+        // Half a frame's worth of slack: at 5 fps, three frames 390 ms apart by the wall clock are the 400 ms they stand for.
+        if (t - this.since + this.frameGap / 2 >= cfg.minDuration) {
           this.active = true;
           this.lastUpdate = t;
           out.push(this.event('start', t, a.score));
