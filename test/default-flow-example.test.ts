@@ -9,13 +9,12 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
-import { startNodeRedProcess } from './helpers/node-red-process';
+import { openComms, startNodeRedProcess, type CommsMessage } from './helpers/node-red-process';
 import { ffprobe } from './helpers/video';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { name: string; 'node-red': { nodes: Record<string, string> } };
 const shipped = readFileSync(join(repoRoot, 'flows', 'default.json'), 'utf8');
 interface FlowNode { id: string; type: string; name?: string }
-interface CommsMessage { topic: string; data: { id?: string; name?: string; msg?: string; text?: string; fill?: string; level?: number } }
 
 test('the default flow from Import > Examples works in a Node-RED of its own, without any MANTIS_* setting', async (t) => {
   // The package as the palette manager installs it (a folder in the user dir's node_modules).
@@ -28,9 +27,9 @@ test('the default flow from Import > Examples works in a Node-RED of its own, wi
   let log = '';
   red.server.child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
   red.server.child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
-  let ws: WebSocket | undefined;
+  let comms: Awaited<ReturnType<typeof openComms>> | undefined;
   t.after(async () => {
-    ws?.close();
+    comms?.close();
     await red.server.stop();
   });
 
@@ -45,12 +44,8 @@ test('the default flow from Import > Examples works in a Node-RED of its own, wi
   assert.deepEqual(flow, JSON.parse(shipped), 'the example is flows/default.json');
 
   // What the editor shows: statuses and the debug sidebar.
-  const messages: CommsMessage[] = [];
-  ws = new WebSocket(`${red.url.replace(/^http/, 'ws')}/comms`);
-  ws.addEventListener('message', (e) => { messages.push(...(JSON.parse(String(e.data)) as CommsMessage[])); });
-  await new Promise<void>((ok, fail) => { ws!.addEventListener('open', () => ok()); ws!.addEventListener('error', () => fail(new Error('comms'))); });
-  ws.send(JSON.stringify({ subscribe: 'status/#' }));
-  ws.send(JSON.stringify({ subscribe: 'debug' }));
+  comms = await openComms(red.url);
+  const { messages } = comms;
 
   const deploy = await fetch(`${red.url}/flows`, {
     method: 'POST',

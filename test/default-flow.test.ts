@@ -11,25 +11,12 @@ import { waitFor } from './helpers/processes';
 import { spawnMantisCli, startMantisCli } from './helpers/mantis-start';
 import { Mosquitto, Recorder } from './helpers/mosquitto';
 import { editorLogin, isLoopback, mqttLogin } from '../lib/embedded/start-settings';
-import { getJson } from './helpers/node-red-process';
+import { getJson, openComms } from './helpers/node-red-process';
 import { ffprobe, jpegSize, pidAlive } from './helpers/video';
 
 interface FlowNode { id: string; type: string; name?: string; z?: string }
-interface CommsMessage { topic: string; data: { name?: string; msg?: string; text?: string; fill?: string } }
-
 const defaultFlow = JSON.parse(readFileSync(join(repoRoot, 'flows', 'default.json'), 'utf8')) as FlowNode[];
 const byType = (type: string): FlowNode[] => defaultFlow.filter((n) => n.type === type);
-
-/** The editor's websocket, the one the debug sidebar and node statuses come through. */
-async function openComms(url: string): Promise<{ messages: CommsMessage[]; close(): void }> {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/comms`);
-  const messages: CommsMessage[] = [];
-  ws.addEventListener('message', (e) => { messages.push(...(JSON.parse(String(e.data)) as CommsMessage[])); });
-  await new Promise<void>((res, rej) => { ws.addEventListener('open', () => res()); ws.addEventListener('error', () => rej(new Error('comms'))); });
-  ws.send(JSON.stringify({ subscribe: 'debug' }));
-  ws.send(JSON.stringify({ subscribe: 'status/#' }));
-  return { messages, close: () => ws.close() };
-}
 
 function childPids(pid: number): number[] {
   try {

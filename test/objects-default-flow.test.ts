@@ -9,18 +9,7 @@ import { tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
 import { startMantisCli } from './helpers/mantis-start';
 import { VTEST } from './helpers/object-clips';
-
-interface CommsMessage { topic: string; data: { name?: string; msg?: string; text?: string } }
-
-async function openComms(url: string): Promise<{ messages: CommsMessage[]; close(): void }> {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/comms`);
-  const messages: CommsMessage[] = [];
-  ws.addEventListener('message', (e) => { messages.push(...(JSON.parse(String(e.data)) as CommsMessage[])); });
-  await new Promise<void>((res, rej) => { ws.addEventListener('open', () => res()); ws.addEventListener('error', () => rej(new Error('comms'))); });
-  ws.send(JSON.stringify({ subscribe: 'debug' }));
-  ws.send(JSON.stringify({ subscribe: 'status/#' }));
-  return { messages, close: () => ws.close() };
-}
+import { openComms, type CommsMessage } from './helpers/node-red-process';
 
 const STATE = 'mantis/mantis/alarm/state';
 const CMD = 'mantis/mantis/alarm/set';

@@ -8,19 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers/paths';
 import { waitFor } from './helpers/processes';
-import { startNodeRedProcess, type NodeRedProcess } from './helpers/node-red-process';
+import { openComms, startNodeRedProcess, type NodeRedProcess } from './helpers/node-red-process';
 import { vtestPiece } from './helpers/object-clips';
-
-interface CommsMessage { topic: string; data: { text?: string } }
-
-async function openComms(url: string): Promise<{ messages: CommsMessage[]; close(): void }> {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/comms`);
-  const messages: CommsMessage[] = [];
-  ws.addEventListener('message', (e) => { messages.push(...(JSON.parse(String(e.data)) as CommsMessage[])); });
-  await new Promise<void>((res, rej) => { ws.addEventListener('open', () => res()); ws.addEventListener('error', () => rej(new Error('comms'))); });
-  ws.send(JSON.stringify({ subscribe: 'status/#' }));
-  return { messages, close: () => ws.close() };
-}
 
 function flow(clip: string, i: number): unknown[] {
   return [
@@ -59,7 +48,7 @@ for (const nodeRed of ['node-red-4', 'node-red']) {
     for (const n of ['mantis-camera', 'camera-in', 'motion-detect', 'object-detect']) symlinkSync(join(repoRoot, 'dist', 'nodes', n), join(work, 'nodes', n));
     const clip = await vtestPiece(work, 5, 8);
     const red = await startNodeRedProcess(work, nodeRed);
-    const comms = await openComms(red.url);
+    const comms = await openComms(red.url, ['status/#']);
     t.after(async () => { comms.close(); await red.server.stop(); });
     const pid = red.server.pid!;
 

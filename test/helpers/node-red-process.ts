@@ -40,3 +40,16 @@ export async function getJson<T>(url: string): Promise<T> {
   if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
+
+/** What the editor's websocket carries: node statuses (`status/<id>`) and the debug sidebar (`debug`). */
+export interface CommsMessage { topic: string; data: { id?: string; name?: string; msg?: string; text?: string; fill?: string; level?: number } }
+
+/** The editor's websocket, the one the debug sidebar and node statuses come through. */
+export async function openComms(url: string, topics = ['debug', 'status/#']): Promise<{ messages: CommsMessage[]; close(): void }> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/comms`);
+  const messages: CommsMessage[] = [];
+  ws.addEventListener('message', (e) => { messages.push(...(JSON.parse(String(e.data)) as CommsMessage[])); });
+  await new Promise<void>((res, rej) => { ws.addEventListener('open', () => res()); ws.addEventListener('error', () => rej(new Error('comms'))); });
+  for (const subscribe of topics) ws.send(JSON.stringify({ subscribe }));
+  return { messages, close: () => ws.close() };
+}
