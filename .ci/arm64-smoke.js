@@ -98,6 +98,9 @@ async function defaultFlow() {
     await until('clip', 300_000, async () => { alive(); return clips().length > 0; });
     const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'json', join(userDir, 'clips', clips()[0])], { encoding: 'utf8' }));
     figure('mantis-start to first clip', t0, { clip: clips()[0], seconds: Number(probe.format.duration) });
+  } catch (e) {
+    // What Node-RED said is what tells a slow machine from a fault.
+    throw new Error(`${e.message}; mantis-start's log, last 4000 characters:\n${log.slice(-4000)}`);
   } finally {
     client?.end(true);
     child.kill('SIGTERM');
